@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Stop and remove the local SSH hosts that up.sh started (by label), and any that expired.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ids=$(docker ps -aq --filter "label=$label" 2>/dev/null || true)
+if [ -n "$ids" ]; then docker rm -f $ids >/dev/null; fi
+echo "removed $(echo "$ids" | grep -c . || true) local hosts"

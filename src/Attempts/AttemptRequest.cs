@@ -1,0 +1,23 @@
+using TestGrid.Matrix;
+using TestGrid.Plan;
+using TestGrid.Results;
+using TestGrid.Suites;
+
+namespace TestGrid.Attempts;
+
+/// <summary>Everything one attempt needs.</summary>
+/// <param name="Suites">The cell's suites with their files, in the cell's order.</param>
+/// <param name="Resource">The exclusive resource the capacity lease granted (a static host), if any.</param>
+/// <param name="OutputRoot">The run's output folder on this machine.</param>
+public sealed record AttemptRequest(
+    string RunId,
+    Cell Cell,
+    int Number,
+    string AttemptId,
+    IReadOnlyList<SuitePackage> Suites,
+    PolicyDefinition Policy,
+    string? Resource,
+    string OutputRoot);
+
+/// <summary>Reports where an attempt stands; <paramref name="detail"/> names the machine or the running test.</summary>
+public delegate Task StageCallback(CellState stage, string? detail);

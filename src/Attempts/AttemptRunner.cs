@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using TestGrid.Attempts.Artifacts;
+using TestGrid.Attempts.Suites;
+using TestGrid.Provision;
+using TestGrid.Results;
+using TestGrid.Ssh;
+
+namespace TestGrid.Attempts;
+
+/// <summary>
+/// One attempt of a cell on a fresh machine: provision → boot (SSH banner, pinned login) → upload suites → run
+/// tests → results → teardown. Teardown runs on pass, fail, error and cancel. Infrastructure failures end the
+/// attempt in <see cref="AttemptOutcome.InfrastructureError"/> with a stable kind; they are never test outcomes.
+/// </summary>
+public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions sshOptions, ILogger<AttemptRunner> logger)
+{
+    private static readonly TimeSpan TeardownTimeout = TimeSpan.FromMinutes(2);
+
+    public async Task<AttemptResult> RunAsync(AttemptRequest request, StageCallback stage, CancellationToken cancellationToken)
+    {
+        var folder = ArtifactLayout.AttemptFolder(request.Cell, request.Number);
+        using var log = new AttemptLog(Path.Combine(request.OutputRoot, folder, "attempt.log"), request.AttemptId, logger);
+        var started = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var tests = new List<TestResult>();
+        Machine? machine = null;
+        SshSession? session = null;
+        var remoteRoot = $"/tmp/testgrid-{request.AttemptId}";
+        log.Write($"attempt {request.Number} ({request.AttemptId}) of cell {request.Cell.Name} ({request.Cell.Id}), run {request.RunId}, provider {provider.Name}");
+
+        AttemptResult Result(AttemptOutcome outcome, string? kind = null, string? error = null) => new()
+        {
+            Number = request.Number,
+            AttemptId = request.AttemptId,
+            Outcome = outcome,
+            Machine = machine?.Name,
+            ErrorKind = kind,
+            Error = error,
+            StartedAt = started,
+            EndedAt = DateTimeOffset.UtcNow,
+            Tests = tests,
+            Artifacts = folder,
+        };
+
+        AttemptResult result;
+        try
+        {
+            await stage(CellState.Provisioning, null).ConfigureAwait(false);
+            machine = await provider.ProvisionAsync(new ProvisionRequest(request.RunId, request.Cell, request.AttemptId, request.Resource, log), cancellationToken).ConfigureAwait(false);
+            log.Write($"provisioned {machine.Name} in {clock.Elapsed.TotalSeconds:0.0} s");
+
+            await stage(CellState.Booting, machine.Name).ConfigureAwait(false);
+            var banner = await SshBanner.WaitAsync(machine.Ssh.Host, machine.Ssh.Port, machine.ReadyTimeout, cancellationToken).ConfigureAwait(false);
+            log.Write($"SSH banner after {clock.Elapsed.TotalSeconds:0.0} s: {banner}");
+            session = await SshSession.ConnectAsync(machine.Ssh, sshOptions, cancellationToken).ConfigureAwait(false);
+            log.Write($"logged in as {machine.Ssh.User} after {clock.Elapsed.TotalSeconds:0.0} s; host key matches the pinned {machine.Ssh.HostKeyFingerprint}");
+
+            await stage(CellState.RunningSuites, machine.Name).ConfigureAwait(false);
+            await session.ExecAsync($"rm -rf {remoteRoot} && mkdir -m 700 {remoteRoot}", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            var files = request.Suites.SelectMany(p => p.Files.Select(f => ($"{p.Suite.Name}/{f.Path}", f.Content))).ToList();
+            await session.UploadAsync(remoteRoot, files, cancellationToken).ConfigureAwait(false);
+            log.Write($"uploaded {files.Count} files of {request.Suites.Count} suites to {remoteRoot}");
+
+            await new SuiteRunner(session, request, remoteRoot, log).RunAsync(stage, tests, cancellationToken).ConfigureAwait(false);
+            result = Result(AttemptOutcome.Completed);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            log.Write("cancelled");
+            result = Result(AttemptOutcome.Cancelled);
+        }
+        catch (SshFailure e)
+        {
+            log.Write($"infrastructure error {e.KindName}: {e.Message}");
+            result = Result(AttemptOutcome.InfrastructureError, e.KindName, e.Message);
+        }
+        catch (ProvisionException e)
+        {
+            log.Write($"infrastructure error {e.Kind}: {e.Message}");
+            result = Result(AttemptOutcome.InfrastructureError, e.Kind, e.Message);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A housekeeping command on the machine failed (no /tmp, no sh): the machine cannot host tests.
+            log.Write($"infrastructure error machine: {e.Message}");
+            result = Result(AttemptOutcome.InfrastructureError, "machine", e.Message);
+        }
+        finally
+        {
+            await TeardownAsync(machine, session, remoteRoot, log).ConfigureAwait(false);
+        }
+
+        log.Write($"attempt ended {result.Outcome} ({result.CellState}) after {clock.Elapsed.TotalSeconds:0.0} s");
+        await using (var file = File.Create(Path.Combine(request.OutputRoot, folder, "result.json")))
+            await System.Text.Json.JsonSerializer.SerializeAsync(file, result, TestGridJsonContext.Default.AttemptResult, CancellationToken.None).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>Removes the attempt's working folder and destroys the machine, bounded in time and deaf to the attempt's cancel.</summary>
+    private async Task TeardownAsync(Machine? machine, SshSession? session, string remoteRoot, AttemptLog log)
+    {
+        using var limit = new CancellationTokenSource(TeardownTimeout);
+        if (session is not null)
+        {
+            try
+            {
+                await session.ExecAsync($"rm -rf {remoteRoot}", TimeSpan.FromSeconds(30), limit.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SshFailure or InvalidOperationException or OperationCanceledException)
+            {
+                log.Write($"teardown: could not remove {remoteRoot}: {e.Message}");
+            }
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
+        if (machine is null) return;
+        try
+        {
+            await provider.DestroyAsync(machine, limit.Token).ConfigureAwait(false);
+            log.Write($"teardown: {machine.Name} released");
+        }
+        catch (Exception e) when (e is ProvisionException or OperationCanceledException or IOException)
+        {
+            log.Write($"teardown: destroying {machine.Name} failed: {e.Message}");
+        }
+    }
+}

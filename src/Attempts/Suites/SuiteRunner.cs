@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Text;
+using TestGrid.Attempts.Artifacts;
+using TestGrid.Results;
+using TestGrid.Ssh;
+using TestGrid.Suites;
+
+namespace TestGrid.Attempts.Suites;
+
+/// <summary>
+/// Runs a cell's suites over one SSH session: each test under its timeout, its output captured with a cap, its
+/// exit code turned into an outcome (0 pass, 77 skip with the last output line as reason, anything else fail).
+/// </summary>
+public sealed class SuiteRunner(SshSession session, AttemptRequest request, string remoteRoot, AttemptLog log)
+{
+    /// <summary>How much of a test's output travels in its result (head and tail each); the log keeps the whole capped output.</summary>
+    public const int ExcerptChars = 2048;
+
+    public const int SkipExitCode = 77;
+
+    public async Task<IReadOnlyList<TestResult>> RunAsync(StageCallback stage, List<TestResult> results, CancellationToken cancellationToken)
+    {
+        var cell = request.Cell;
+        foreach (var package in request.Suites)
+        {
+            foreach (var test in package.Suite.Tests)
+            {
+                var blocking = request.Policy.IsBlocking(package.Suite.Name, test.Id, test.Blocking);
+                var unmet = test.Requires.Unmet(cell.Arch, cell.Image.Family, cell.Provider, cell.Sku.Vcpus);
+                if (unmet is not null)
+                {
+                    log.Write($"{package.Suite.Name}/{test.Id}: skipped: {unmet}");
+                    results.Add(new TestResult { Suite = package.Suite.Name, Test = test.Id, Outcome = TestOutcome.Skipped, Blocking = blocking, Reason = unmet });
+                    continue;
+                }
+                await stage(CellState.RunningSuites, $"{package.Suite.Name}/{test.Id}").ConfigureAwait(false);
+                results.Add(await RunTestAsync(package.Suite, test, blocking, cancellationToken).ConfigureAwait(false));
+            }
+        }
+        return results;
+    }
+
+    private async Task<TestResult> RunTestAsync(SuiteDefinition suite, TestDefinition test, bool blocking, CancellationToken cancellationToken)
+    {
+        var capture = new OutputCapture();
+        log.Write($"{suite.Name}/{test.Id}: running {test.Script} (timeout {test.TimeoutSeconds} s)");
+        var result = await session.RunAsync(Command(suite, test), test.Timeout, capture, cancellationToken).ConfigureAwait(false);
+        var output = capture.ToCaptured();
+
+        var (outcome, reason) = result switch
+        {
+            { TimedOut: true } => (TestOutcome.TimedOut, $"timed out after {test.TimeoutSeconds} s; its process group was killed"),
+            { ExitCode: 0 } => (TestOutcome.Passed, null),
+            { ExitCode: SkipExitCode } => (TestOutcome.Skipped, output.LastLine() ?? "skipped (exit 77) without a reason"),
+            { ExitCode: int code } => (TestOutcome.Failed, $"exit code {code}"),
+            _ => (TestOutcome.Failed, $"ended without an exit code (signal {result.ExitSignal ?? "unknown"})"),
+        };
+        if (outcome == TestOutcome.Failed && output.LastLine() is { } last) reason += $": {Truncate(last, 200)}";
+
+        var logPath = ArtifactLayout.TestLog(ArtifactLayout.AttemptFolder(request.Cell, request.Number), suite.Name, test.Id);
+        await WriteTestLogAsync(logPath, suite, test, result, outcome, output).ConfigureAwait(false);
+        log.Write($"{suite.Name}/{test.Id}: {outcome.ToString().ToLowerInvariant()} in {result.Duration.TotalSeconds:0.00} s" +
+                  (reason is null ? "" : $": {reason}") + (output.DroppedBytes > 0 ? $" ({output.DroppedBytes} of {output.TotalBytes} output bytes dropped)" : ""));
+        return new TestResult
+        {
+            Suite = suite.Name,
+            Test = test.Id,
+            Outcome = outcome,
+            Blocking = blocking,
+            ExitCode = result.ExitCode,
+            Duration = result.Duration,
+            Reason = reason,
+            Output = outcome == TestOutcome.Passed ? null : output.Excerpt(ExcerptChars),
+            Log = logPath,
+        };
+    }
+
+    /// <summary>Runs the script from its suite folder with the cell described in <c>TESTGRID_*</c> variables.</summary>
+    private string Command(SuiteDefinition suite, TestDefinition test)
+    {
+        var cell = request.Cell;
+        var environment = new (string Name, string Value)[]
+        {
+            ("TESTGRID_RUN_ID", request.RunId),
+            ("TESTGRID_CELL_ID", cell.Id),
+            ("TESTGRID_CELL", cell.Name),
+            ("TESTGRID_ATTEMPT", request.Number.ToString(CultureInfo.InvariantCulture)),
+            ("TESTGRID_IMAGE", cell.Image.Id),
+            ("TESTGRID_FAMILY", cell.Image.Family),
+            ("TESTGRID_ARCH", cell.Arch.ToString().ToLowerInvariant()),
+            ("TESTGRID_SKU", cell.Sku.Name),
+            ("TESTGRID_VCPUS", cell.Sku.Vcpus.ToString(CultureInfo.InvariantCulture)),
+            ("TESTGRID_MEMORY_GIB", cell.Sku.MemoryGiB.ToString(CultureInfo.InvariantCulture)),
+            ("TESTGRID_REGION", cell.Region),
+            ("TESTGRID_PROVIDER", cell.Provider),
+            ("TESTGRID_SUITE", suite.Name),
+            ("TESTGRID_TEST", test.Id),
+            ("TESTGRID_RUNNER_EPOCH", DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
+        };
+        var exports = string.Join(" ", environment.Select(e => $"{e.Name}={SshSession.ShellQuote(e.Value)}"));
+        return $"cd {SshSession.ShellQuote($"{remoteRoot}/{suite.Name}")} && export {exports} && exec ./{SshSession.ShellQuote(test.Script)}";
+    }
+
+    private async Task WriteTestLogAsync(string relativePath, SuiteDefinition suite, TestDefinition test, CommandResult result, TestOutcome outcome, CapturedOutput output)
+    {
+        var path = Path.Combine(request.OutputRoot, relativePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var header = new StringBuilder()
+            .AppendLine(CultureInfo.InvariantCulture, $"# {request.Cell.Name} ({request.Cell.Id}) attempt {request.Number}: {suite.Name}/{test.Id}")
+            .AppendLine(CultureInfo.InvariantCulture, $"# outcome {outcome.ToString().ToLowerInvariant()}, exit {result.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}, {result.Duration.TotalSeconds:0.000} s")
+            .AppendLine(CultureInfo.InvariantCulture, $"# output {output.TotalBytes} bytes; kept the first {OutputCapture.DefaultHeadBytes} and last {OutputCapture.DefaultTailBytes}, dropped {output.DroppedBytes}")
+            .AppendLine("# ---");
+        await File.WriteAllTextAsync(path, header + output.Text, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length] + "…";
+}

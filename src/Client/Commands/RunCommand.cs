@@ -1,0 +1,157 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using TestGrid.Client.Hosting;
+using TestGrid.Client.Progress;
+using TestGrid.Engine;
+using TestGrid.Input;
+using TestGrid.Inventory;
+using TestGrid.Plan;
+using TestGrid.Reports;
+using TestGrid.Verdict;
+
+namespace TestGrid.Client.Commands;
+
+/// <summary>
+/// <c>testgrid run [matrix.json] --inventory hosts.json</c>: plans, runs every cell on the embedded engine with live
+/// progress, writes verdict.json, junit.xml and per-attempt logs, prints the verdict and exits with its code.
+/// </summary>
+internal static class RunCommand
+{
+    public const int DefaultParallelism = 16;
+
+    public static Command Create(CliConsole console)
+    {
+        var matrixArgument = CommonOptions.Matrix();
+        var output = CommonOptions.Output();
+        var provider = CommonOptions.Provider();
+        var inventory = new Option<string?>("--inventory", "-i") { Description = "Static hosts to run on (JSON; see README). Required by the static provider." };
+        var outDir = new Option<string?>("--out") { Description = "Folder for verdict.json, junit.xml and attempt logs. Default: results/<run id>." };
+        var parallel = new Option<int>("--parallel", "-p")
+        {
+            Description = "Most cells of this run in flight at once; providers limit further (one attempt per static host).",
+            DefaultValueFactory = _ => DefaultParallelism,
+        };
+        parallel.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1) result.AddError("--parallel must be at least 1");
+        });
+        var runId = new Option<string?>("--run-id") { Description = "Name the run (letters, digits, '-', '_'). Default: time-based." };
+        runId.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string?>();
+            if (value is not null && (value.Length == 0 || value.Length > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')))
+                result.AddError("--run-id takes 1–64 letters, digits, '-' and '_'");
+        });
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log the engine's work to stderr." };
+
+        var command = new Command("run", "Run every cell of a matrix and print the release verdict. Exit code: 0 PASS, 1 FAIL, 2 INCOMPLETE, 3 invalid input.")
+        {
+            matrixArgument, inventory, provider, outDir, parallel, runId, output, verbose,
+        };
+        command.SetAction((parse, cancellationToken) => RunAsync(console, new RunArguments(
+            parse.GetValue(matrixArgument)!, parse.GetValue(inventory), parse.GetValue(provider)!, parse.GetValue(outDir),
+            parse.GetValue(parallel), parse.GetValue(runId), parse.GetValue(output) == "json", parse.GetValue(verbose)), cancellationToken));
+        return command;
+    }
+
+    private sealed record RunArguments(string Matrix, string? Inventory, string Provider, string? Out, int Parallel, string? RunId, bool Json, bool Verbose);
+
+    private static async Task<int> RunAsync(CliConsole console, RunArguments args, CancellationToken cancellationToken)
+    {
+        RunSpec spec;
+        string outputRoot;
+        try
+        {
+            var (matrix, plan) = CommonOptions.LoadPlan(args.Matrix, args.Provider);
+            var providerSpec = new ProviderSpec { Name = args.Provider, Inventory = LoadInventory(args) };
+            var runId = args.RunId ?? $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
+            outputRoot = Path.GetFullPath(args.Out ?? Path.Combine("results", runId));
+            PrepareOutput(outputRoot);
+            spec = new RunSpec
+            {
+                RunId = runId,
+                Plan = plan,
+                Suites = [.. matrix.Definition.Suites.Distinct().Select(name => matrix.Suites[name])],
+                Policy = matrix.Definition.Policy,
+                Provider = providerSpec,
+                Parallelism = args.Parallel,
+                OutputRoot = outputRoot,
+                CreatedAt = DateTimeOffset.UtcNow,
+            };
+        }
+        catch (InputException e)
+        {
+            return console.InvalidInput(e.Errors);
+        }
+
+        var log = args.Json ? console.Error : console.Out;
+        log.WriteLine($"run {spec.RunId}: {spec.Plan.Cells.Count} cells of matrix {spec.Plan.Matrix} on {spec.Provider.Name}, up to {spec.Parallelism} at once; output in {outputRoot}");
+
+        await using var engine = await EmbeddedEngine.StartAsync(args.Verbose ? LogLevel.Information : LogLevel.Warning, CancellationToken.None).ConfigureAwait(false);
+        var run = engine.Grains.GetGrain<IRunGrain>(spec.RunId);
+        await run.StartAsync(spec).ConfigureAwait(false);
+
+        IProgressView view = console.Interactive && !args.Json ? new LiveGridView(console.Ansi) : new PlainProgressView(log);
+        await view.ShowAsync(spec, update => FollowAsync(run, update, cancellationToken)).ConfigureAwait(false);
+
+        var report = await run.GetReportAsync().ConfigureAwait(false);
+        await WriteReportsAsync(report, outputRoot).ConfigureAwait(false);
+        if (args.Json) console.Out.WriteLine(JsonSerializer.Serialize(report.Verdict, TestGridJsonContext.Default.RunVerdict));
+        VerdictPrinter.Print(log, report, outputRoot);
+        return report.Verdict.ExitCode;
+    }
+
+    /// <summary>Polls the run's events until it ends; on cancellation (Ctrl-C) asks the run to cancel, then waits for its teardown.</summary>
+    private static async Task FollowAsync(IRunGrain run, Action<RunProgress> update, CancellationToken cancellationToken)
+    {
+        var seen = 0;
+        var cancelled = false;
+        while (true)
+        {
+            var progress = await run.GetProgressAsync(seen).ConfigureAwait(false);
+            if (progress.Events.Length > 0) seen = progress.Events[^1].Sequence;
+            update(progress);
+            if (progress.Done) return;
+            if (cancellationToken.IsCancellationRequested && !cancelled)
+            {
+                cancelled = true;
+                await run.CancelAsync("interrupted").ConfigureAwait(false);
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(250), CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private static HostInventory? LoadInventory(RunArguments args)
+    {
+        if (args.Provider == Static.StaticProvider.ProviderName && args.Inventory is null)
+            throw new InputException(new InputError("(command line)", "--inventory", "the static provider needs an inventory: --inventory hosts.json"));
+        return args.Inventory is null ? null : InventoryLoader.Load(args.Inventory);
+    }
+
+    private static void PrepareOutput(string outputRoot)
+    {
+        try
+        {
+            Directory.CreateDirectory(outputRoot);
+            if (File.Exists(Path.Combine(outputRoot, "verdict.json")))
+                throw new InputException(new InputError("(command line)", "--out", $"{outputRoot} already holds a run's verdict.json; choose another folder"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InputException(new InputError("(command line)", "--out", $"cannot create {outputRoot}: {e.Message}"));
+        }
+    }
+
+    private static async Task WriteReportsAsync(RunReport report, string outputRoot)
+    {
+        await using (var file = File.Create(Path.Combine(outputRoot, "verdict.json")))
+            await JsonSerializer.SerializeAsync(file, report, TestGridJsonContext.Default.RunReport).ConfigureAwait(false);
+        await using (var file = File.Create(Path.Combine(outputRoot, "junit.xml")))
+            JUnitReport.Write(report, file);
+    }
+
+    internal static string Elapsed(TimeSpan time) =>
+        time.TotalHours >= 1 ? time.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : time.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,33 @@
+using TestGrid.Reports;
+using TestGrid.Verdict;
+
+namespace TestGrid.Client.Commands;
+
+/// <summary>The verdict as a person reads it at the end of a run: status, counts, every reason with its output excerpt.</summary>
+internal static class VerdictPrinter
+{
+    public static void Print(TextWriter writer, RunReport report, string outputRoot)
+    {
+        var verdict = report.Verdict;
+        var counts = verdict.Counts;
+        writer.WriteLine();
+        writer.WriteLine($"VERDICT: {verdict.Status.ToString().ToUpperInvariant()} (exit {verdict.ExitCode})");
+        writer.WriteLine($"  {counts.Cells} cells: {counts.CellsPassed} passed, {counts.CellsFailed} failed, {counts.CellsWithoutResult} without result; " +
+                         $"{counts.Tests} tests: {counts.TestsPassed} passed, {counts.TestsFailed} failed, {counts.TestsSkipped} skipped");
+        Section(writer, "Reasons", verdict.Reasons);
+        Section(writer, "Advisory failures (do not block)", verdict.Warnings);
+        writer.WriteLine($"  Reports: {Path.Combine(outputRoot, "verdict.json")}, {Path.Combine(outputRoot, "junit.xml")}; logs in {Path.Combine(outputRoot, "cells")}");
+    }
+
+    private static void Section(TextWriter writer, string title, IReadOnlyList<VerdictReason> reasons)
+    {
+        if (reasons.Count == 0) return;
+        writer.WriteLine($"  {title}:");
+        foreach (var reason in reasons)
+        {
+            var mark = reason.Kind switch { ReasonKind.BlockingFailure => "FAIL", ReasonKind.NoResult => "NO RESULT", _ => "advisory" };
+            writer.WriteLine($"    [{mark}] {reason}");
+            foreach (var line in reason.Excerpt) writer.WriteLine($"        | {line}");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using TestGrid.Client;
+
+return await Cli.InvokeAsync(args, Console.Out, Console.Error, handleTermination: true).ConfigureAwait(false);

@@ -1,0 +1,41 @@
+using System.Collections.Immutable;
+using Orleans.Concurrency;
+using TestGrid.Matrix;
+using TestGrid.Plan;
+using TestGrid.Suites;
+
+namespace TestGrid.Engine;
+
+/// <summary>
+/// A cell of a run: runs its attempts as background work (calls return at once) and reports each state change to
+/// its run. Key: <c>runId/cellId</c> (see <see cref="Key"/>).
+/// </summary>
+[Alias("testgrid.cell")]
+public interface ICellGrain : IGrainWithStringKey
+{
+    /// <summary>Queues the cell for capacity and returns. Starting a started cell changes nothing.</summary>
+    [Alias("start")]
+    Task StartAsync(CellWork work);
+
+    /// <summary>The capacity grain's answer to a queued lease request.</summary>
+    [Alias("lease-granted"), OneWay]
+    Task LeaseGrantedAsync(Lease lease);
+
+    /// <summary>Cancels the running attempt (its machine is torn down) or the wait for capacity.</summary>
+    [Alias("cancel"), AlwaysInterleave]
+    Task CancelAsync();
+
+    public static string Key(string runId, string cellId) => $"{runId}/{cellId}";
+}
+
+/// <summary>What a cell grain needs to run its attempts anywhere in the cluster.</summary>
+[GenerateSerializer, Immutable, Alias("testgrid.cell-work")]
+public sealed record CellWork
+{
+    [Id(0)] public required string RunId { get; init; }
+    [Id(1)] public required Cell Cell { get; init; }
+    [Id(2)] public required ImmutableArray<SuitePackage> Suites { get; init; }
+    [Id(3)] public required PolicyDefinition Policy { get; init; }
+    [Id(4)] public required ProviderSpec Provider { get; init; }
+    [Id(5)] public required string OutputRoot { get; init; }
+}

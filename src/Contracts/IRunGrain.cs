@@ -1,0 +1,91 @@
+using System.Collections.Immutable;
+using Orleans.Concurrency;
+using TestGrid.Matrix;
+using TestGrid.Plan;
+using TestGrid.Reports;
+using TestGrid.Results;
+using TestGrid.Suites;
+
+namespace TestGrid.Engine;
+
+/// <summary>A run: its plan, where each cell stands, and its verdict once every cell has ended. Key: the run id.</summary>
+[Alias("testgrid.run")]
+public interface IRunGrain : IGrainWithStringKey
+{
+    /// <summary>Starts the run; returns once its first cells are dispatched. Starting the same run again changes nothing.</summary>
+    [Alias("start")]
+    Task StartAsync(RunSpec spec);
+
+    /// <summary>Cells report every state change here.</summary>
+    [Alias("cell-changed")]
+    Task CellChangedAsync(CellUpdate update);
+
+    /// <summary>State changes after event <paramref name="afterEvent"/>, counts, and whether the run has ended.</summary>
+    [Alias("progress"), ReadOnly, AlwaysInterleave]
+    Task<RunProgress> GetProgressAsync(int afterEvent);
+
+    /// <summary>The run's report so far; final once <see cref="RunProgress.Done"/>.</summary>
+    [Alias("report"), ReadOnly, AlwaysInterleave]
+    Task<RunReport> GetReportAsync();
+
+    /// <summary>Stops dispatching, cancels running attempts (their machines are torn down); the run ends INCOMPLETE.</summary>
+    [Alias("cancel")]
+    Task CancelAsync(string reason);
+}
+
+/// <summary>What a run needs; domain values inside travel through Orleans' JSON codec.</summary>
+[GenerateSerializer, Immutable, Alias("testgrid.run-spec")]
+public sealed record RunSpec
+{
+    [Id(0)] public required string RunId { get; init; }
+    [Id(1)] public required RunPlan Plan { get; init; }
+    [Id(2)] public required ImmutableArray<SuitePackage> Suites { get; init; }
+    [Id(3)] public required PolicyDefinition Policy { get; init; }
+    [Id(4)] public required ProviderSpec Provider { get; init; }
+
+    /// <summary>At most this many cells of the run in flight at once.</summary>
+    [Id(5)] public required int Parallelism { get; init; }
+
+    /// <summary>The output folder on the silo's machine: attempt artefacts go below it.</summary>
+    [Id(6)] public required string OutputRoot { get; init; }
+
+    [Id(7)] public required DateTimeOffset CreatedAt { get; init; }
+}
+
+/// <summary>A cell's state change. Terminal updates carry every attempt.</summary>
+[GenerateSerializer, Immutable, Alias("testgrid.cell-update")]
+public sealed record CellUpdate
+{
+    [Id(0)] public required string CellId { get; init; }
+    [Id(1)] public required CellState State { get; init; }
+    [Id(2)] public int Attempt { get; init; }
+
+    /// <summary>The machine, the running test, or why the cell ended as it did.</summary>
+    [Id(3)] public string? Detail { get; init; }
+
+    [Id(4)] public ImmutableArray<AttemptResult> Attempts { get; init; } = [];
+}
+
+/// <summary>One state change, numbered in the order the run grain saw it.</summary>
+[GenerateSerializer, Immutable, Alias("testgrid.cell-event")]
+public sealed record CellEvent(
+    [property: Id(0)] int Sequence,
+    [property: Id(1)] string CellId,
+    [property: Id(2)] string Cell,
+    [property: Id(3)] CellState State,
+    [property: Id(4)] int Attempt,
+    [property: Id(5)] string? Detail,
+    [property: Id(6)] DateTimeOffset At);
+
+[GenerateSerializer, Immutable, Alias("testgrid.run-progress")]
+public sealed record RunProgress
+{
+    [Id(0)] public required ImmutableArray<CellEvent> Events { get; init; }
+
+    /// <summary>Cells per state, every state present.</summary>
+    [Id(1)] public required ImmutableDictionary<CellState, int> Counts { get; init; }
+
+    [Id(2)] public required bool Done { get; init; }
+    [Id(3)] public required DateTimeOffset StartedAt { get; init; }
+    [Id(4)] public required int Cells { get; init; }
+}

@@ -1,0 +1,76 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace TestGrid.Input;
+
+/// <summary>
+/// Reads TestGrid's JSON input files the one way they are all read: parse (comments and trailing commas allowed),
+/// validate against the file kind's schema, then deserialize with source-generated metadata. Every failure is an
+/// <see cref="InputException"/> naming the file, the JSON path and what was expected.
+/// </summary>
+public static class JsonInput
+{
+    private static readonly JsonDocumentOptions DocumentOptions = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        MaxDepth = 64,
+    };
+
+    /// <summary>Largest input file accepted; matrices, suites and inventories are far smaller.</summary>
+    public const int MaxFileBytes = 16 * 1024 * 1024;
+
+    public static T Read<T>(string displayPath, string fullPath, string schema, JsonTypeInfo<T> type) =>
+        Parse(displayPath, ReadBytes(displayPath, fullPath), schema, type);
+
+    public static T Parse<T>(string displayPath, byte[] utf8, string schema, JsonTypeInfo<T> type)
+    {
+        using var document = ParseDocument(displayPath, utf8);
+        var errors = SchemaValidator.For(schema).Validate(displayPath, document.RootElement, utf8);
+        if (errors.Count > 0) throw new InputException(errors);
+        try
+        {
+            return document.RootElement.Deserialize(type)
+                ?? throw new InputException(new InputError(displayPath, JsonPaths.Root, "expected an object, got null"));
+        }
+        catch (JsonException e)
+        {
+            // The schema admits only what the model reads, so this is a gap between the two; still report it as input.
+            throw new InputException(new InputError(displayPath, e.Path ?? JsonPaths.Root, e.Message));
+        }
+    }
+
+    public static byte[] ReadBytes(string displayPath, string fullPath)
+    {
+        try
+        {
+            var info = new FileInfo(fullPath);
+            if (info.Exists && info.Length > MaxFileBytes)
+                throw new InputException(new InputError(displayPath, JsonPaths.Root, $"file is {info.Length} bytes; the limit is {MaxFileBytes}"));
+            return File.ReadAllBytes(fullPath);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InputException(new InputError(displayPath, JsonPaths.Root, "file not found"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InputException(new InputError(displayPath, JsonPaths.Root, $"cannot read the file: {e.Message}"));
+        }
+    }
+
+    private static JsonDocument ParseDocument(string displayPath, byte[] utf8)
+    {
+        try
+        {
+            return JsonDocument.Parse(utf8, DocumentOptions);
+        }
+        catch (JsonException e)
+        {
+            var message = e.Message;
+            var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            if (cut > 0) message = message[..cut];
+            throw new InputException(new InputError(displayPath, JsonPaths.Root, $"not valid JSON: {message}", (int?)e.LineNumber + 1));
+        }
+    }
+}

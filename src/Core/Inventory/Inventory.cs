@@ -1,0 +1,57 @@
+using System.Text.Json.Serialization;
+using TestGrid.Input;
+using TestGrid.Matrix;
+
+namespace TestGrid.Inventory;
+
+/// <summary>Static hosts (a partner's machines, or any machine) reached over SSH: the static provider's input.</summary>
+/// <param name="ReadyTimeoutSeconds">How long a host may take to answer SSH before its cell ends in error.</param>
+public sealed record HostInventory(IReadOnlyList<StaticHost> Hosts, int ReadyTimeoutSeconds = 10);
+
+/// <summary>One host. <see cref="HostKey"/> is pinned: a host presenting another key is never logged into.</summary>
+/// <param name="PrivateKey">Path of the private key; relative paths are resolved against the inventory's folder when loading.</param>
+/// <param name="HostKey">The host key's fingerprint as <c>ssh-keygen -l</c> prints it: <c>SHA256:</c> and 43 base64 characters.</param>
+/// <param name="Sku">The SKU label: which matrix SKU this machine stands for.</param>
+/// <param name="Region">When set, the host serves only cells of this region; otherwise any region.</param>
+public sealed record StaticHost(
+    string Name,
+    string Address,
+    string User,
+    string PrivateKey,
+    string HostKey,
+    Arch Arch,
+    string Sku,
+    int Port = 22,
+    string? Region = null)
+{
+    /// <summary>What identifies the machine across runs and inventories: two leases never share it.</summary>
+    [JsonIgnore] public string Endpoint => $"{Address}:{Port}";
+}
+
+public static class InventoryLoader
+{
+    public static HostInventory Load(string path)
+    {
+        var inventory = JsonInput.Read(path, Path.GetFullPath(path), "inventory", TestGridJsonContext.Default.HostInventory);
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var errors = new List<InputError>();
+        var names = new Dictionary<string, int>(StringComparer.Ordinal);
+        var endpoints = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        var hosts = new List<StaticHost>();
+        for (var i = 0; i < inventory.Hosts.Count; i++)
+        {
+            var host = inventory.Hosts[i];
+            var at = JsonPaths.Index("$.hosts", i);
+            if (!names.TryAdd(host.Name, i))
+                errors.Add(new InputError(path, $"{at}.name", $"duplicate host name '{host.Name}' (first at $.hosts[{names[host.Name]}])"));
+            if (!endpoints.TryAdd(host.Endpoint, i))
+                errors.Add(new InputError(path, $"{at}.port", $"duplicate host {host.Endpoint} (first at $.hosts[{endpoints[host.Endpoint]}])"));
+            var key = Path.GetFullPath(host.PrivateKey, folder);
+            if (!File.Exists(key))
+                errors.Add(new InputError(path, $"{at}.privateKey", $"expected a private key file, but '{host.PrivateKey}' does not exist"));
+            hosts.Add(host with { PrivateKey = key });
+        }
+        if (errors.Count > 0) throw new InputException(errors);
+        return inventory with { Hosts = hosts };
+    }
+}

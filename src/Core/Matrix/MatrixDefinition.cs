@@ -1,0 +1,80 @@
+using System.Text.Json;
+
+namespace TestGrid.Matrix;
+
+// Input records are positional with default values: System.Text.Json's source generator passes every init-only
+// property through the object initializer, so a property initializer would be overwritten by null or zero when the
+// field is absent from the file; constructor parameter defaults are honoured.
+
+/// <summary>The contents of <c>matrix.json</c>, as declared. See <c>src/Core/Schemas/matrix.schema.json</c>.</summary>
+/// <param name="Include">When set, only cells matching one of these rules are kept.</param>
+public sealed record MatrixDefinition(
+    string Name,
+    IReadOnlyList<ImageDefinition> Images,
+    IReadOnlyList<string> Skus,
+    IReadOnlyList<string> Regions,
+    IReadOnlyList<string> Suites,
+    string? Description = null,
+    string? SkuCatalog = null,
+    IReadOnlyList<SkuDefinition>? SkuDefinitions = null,
+    string? SuitesPath = null,
+    IReadOnlyList<CellRule>? Include = null,
+    IReadOnlyList<CellRule>? Exclude = null,
+    PolicyDefinition? Policy = null)
+{
+    public IReadOnlyList<SkuDefinition> SkuDefinitions { get; init; } = SkuDefinitions ?? [];
+    public IReadOnlyList<CellRule> Exclude { get; init; } = Exclude ?? [];
+    public PolicyDefinition Policy { get; init; } = Policy ?? new();
+}
+
+/// <summary>A candidate OS image and where each provider finds it.</summary>
+/// <param name="Sources">Provider name (<c>static</c>, <c>qemu</c>, <c>azure</c>) to that provider's source object.</param>
+public sealed record ImageDefinition(
+    string Id,
+    string Family,
+    Arch Arch,
+    IReadOnlyDictionary<string, JsonElement> Sources,
+    string? Version = null);
+
+/// <summary>A VM size: inline in the matrix or in a SKU catalog file.</summary>
+public sealed record SkuDefinition(
+    string Name,
+    Arch Arch,
+    int Vcpus,
+    double MemoryGiB,
+    string? Family = null,
+    IReadOnlyList<string>? Features = null)
+{
+    public IReadOnlyList<string> Features { get; init; } = Features ?? [];
+}
+
+/// <summary>The SKU catalog file: <c>{ "skus": [ ... ] }</c>.</summary>
+public sealed record SkuCatalog(IReadOnlyList<SkuDefinition> Skus);
+
+/// <summary>Which suites and tests block the verdict, and how infrastructure errors are retried.</summary>
+/// <param name="Blocking">Selectors (<c>suite</c> or <c>suite/test</c>) whose failures block, whatever the test declares.</param>
+/// <param name="Advisory">Selectors whose failures are reported but never block.</param>
+/// <param name="InfrastructureRetries">New attempts on a fresh machine after an infrastructure error.</param>
+public sealed record PolicyDefinition(
+    IReadOnlyList<string>? Blocking = null,
+    IReadOnlyList<string>? Advisory = null,
+    int InfrastructureRetries = 1)
+{
+    public IReadOnlyList<string> Blocking { get; init; } = Blocking ?? [];
+    public IReadOnlyList<string> Advisory { get; init; } = Advisory ?? [];
+
+    /// <summary>
+    /// Whether a failure of <paramref name="suite"/>/<paramref name="test"/> blocks the verdict. The most specific
+    /// selector wins (a test over its suite); between equally specific ones, advisory wins; without any, the test's
+    /// own <paramref name="declared"/> flag decides.
+    /// </summary>
+    public bool IsBlocking(string suite, string test, bool declared)
+    {
+        var testSelector = $"{suite}/{test}";
+        if (Advisory.Contains(testSelector)) return false;
+        if (Blocking.Contains(testSelector)) return true;
+        if (Advisory.Contains(suite)) return false;
+        if (Blocking.Contains(suite)) return true;
+        return declared;
+    }
+}

@@ -1,0 +1,165 @@
+using TestGrid.Input;
+using TestGrid.Suites;
+
+namespace TestGrid.Matrix;
+
+/// <summary>A validated matrix with everything it refers to: SKUs resolved by name, suites loaded and hashed.</summary>
+public sealed record LoadedMatrix(
+    string Path,
+    MatrixDefinition Definition,
+    IReadOnlyDictionary<string, SkuDefinition> Skus,
+    IReadOnlyDictionary<string, SuitePackage> Suites);
+
+/// <summary>
+/// Reads <c>matrix.json</c> and what it names (SKU catalog, suites), and checks what a schema cannot: unique ids,
+/// known SKUs and suites, rules and policy selectors that refer to something. Reports every problem at once.
+/// </summary>
+public static class MatrixLoader
+{
+    public const string DefaultFileName = "matrix.json";
+    public const string DefaultSuitesPath = "suites";
+
+    public static LoadedMatrix Load(string path)
+    {
+        var fullPath = System.IO.Path.GetFullPath(path);
+        var folder = System.IO.Path.GetDirectoryName(fullPath)!;
+        var matrix = JsonInput.Read(path, fullPath, "matrix", TestGridJsonContext.Default.MatrixDefinition);
+        var errors = new List<InputError>();
+        void Error(string at, string message) => errors.Add(new InputError(path, at, message));
+
+        CheckUnique(matrix.Images.Select(i => i.Id).ToList(), "$.images", ".id", "image id", Error);
+        CheckUnique(matrix.Skus, "$.skus", "", "SKU", Error);
+        CheckUnique(matrix.SkuDefinitions.Select(s => s.Name).ToList(), "$.skuDefinitions", ".name", "SKU definition", Error);
+        CheckUnique(matrix.Regions, "$.regions", "", "region", Error);
+        CheckUnique(matrix.Suites, "$.suites", "", "suite", Error);
+
+        var skus = ResolveSkus(matrix, path, folder, errors);
+        var suites = LoadSuites(matrix, path, folder, errors);
+
+        CheckRules(matrix, matrix.Include ?? [], "$.include", Error);
+        CheckRules(matrix, matrix.Exclude, "$.exclude", Error);
+        CheckSelectors(matrix.Policy.Blocking, "$.policy.blocking", matrix, suites, Error);
+        CheckSelectors(matrix.Policy.Advisory, "$.policy.advisory", matrix, suites, Error);
+
+        if (errors.Count > 0) throw new InputException(errors);
+        return new LoadedMatrix(path, matrix, skus, suites);
+    }
+
+    private static void CheckUnique(IReadOnlyList<string> values, string array, string field, string what, Action<string, string> error)
+    {
+        var first = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (!first.TryAdd(values[i], i))
+                error($"{JsonPaths.Index(array, i)}{field}", $"duplicate {what} '{values[i]}' (first at {JsonPaths.Index(array, first[values[i]])})");
+        }
+    }
+
+    private static Dictionary<string, SkuDefinition> ResolveSkus(MatrixDefinition matrix, string path, string folder, List<InputError> errors)
+    {
+        var known = new Dictionary<string, SkuDefinition>(StringComparer.Ordinal);
+        var catalogName = matrix.SkuCatalog;
+        var catalogRead = catalogName is null;
+        if (catalogName is not null)
+        {
+            var catalogPath = System.IO.Path.GetFullPath(catalogName, folder);
+            if (!File.Exists(catalogPath))
+            {
+                errors.Add(new InputError(path, "$.skuCatalog", $"expected a SKU catalog file, but '{catalogName}' does not exist next to the matrix"));
+            }
+            else
+            {
+                var display = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path) ?? "", catalogName);
+                try
+                {
+                    var catalog = JsonInput.Read(display, catalogPath, "sku-catalog", TestGridJsonContext.Default.SkuCatalog);
+                    CheckUnique(catalog.Skus.Select(s => s.Name).ToList(), "$.skus", ".name", "SKU",
+                        (at, message) => errors.Add(new InputError(display, at, message)));
+                    foreach (var sku in catalog.Skus) known.TryAdd(sku.Name, sku);
+                    catalogRead = true;
+                }
+                catch (InputException e)
+                {
+                    errors.AddRange(e.Errors);
+                }
+            }
+        }
+        foreach (var sku in matrix.SkuDefinitions) known[sku.Name] = sku;
+
+        var used = new Dictionary<string, SkuDefinition>(StringComparer.Ordinal);
+        for (var i = 0; i < matrix.Skus.Count; i++)
+        {
+            var name = matrix.Skus[i];
+            if (known.TryGetValue(name, out var sku)) used.TryAdd(name, sku);
+            else if (catalogRead)
+            {
+                // Without a readable catalog, its own error says it all.
+                var where = catalogName is null ? "skuDefinitions (and no skuCatalog is set)" : $"skuDefinitions or {catalogName}";
+                errors.Add(new InputError(path, JsonPaths.Index("$.skus", i), $"unknown SKU '{name}': expected a SKU defined in {where}"));
+            }
+        }
+        return used;
+    }
+
+    private static Dictionary<string, SuitePackage> LoadSuites(MatrixDefinition matrix, string path, string folder, List<InputError> errors)
+    {
+        var display = matrix.SuitesPath ?? DefaultSuitesPath;
+        var root = System.IO.Path.GetFullPath(display, folder);
+        var displayRoot = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path) ?? "", display);
+        var suites = new Dictionary<string, SuitePackage>(StringComparer.Ordinal);
+        for (var i = 0; i < matrix.Suites.Count; i++)
+        {
+            var name = matrix.Suites[i];
+            if (suites.ContainsKey(name)) continue;
+            if (!File.Exists(System.IO.Path.Combine(root, name, SuiteLoader.FileName)))
+            {
+                var available = Directory.Exists(root)
+                    ? Directory.EnumerateDirectories(root).Where(d => File.Exists(System.IO.Path.Combine(d, SuiteLoader.FileName))).Select(System.IO.Path.GetFileName).Order(StringComparer.Ordinal).ToList()
+                    : [];
+                var hint = available.Count > 0 ? $"; suites found: {string.Join(", ", available)}" : $"; {displayRoot}/ holds no suite";
+                errors.Add(new InputError(path, JsonPaths.Index("$.suites", i), $"unknown suite '{name}': expected {displayRoot}/{name}/{SuiteLoader.FileName}{hint}"));
+                continue;
+            }
+            try
+            {
+                suites[name] = SuiteLoader.Load(root, displayRoot, name);
+            }
+            catch (InputException e)
+            {
+                errors.AddRange(e.Errors);
+            }
+        }
+        return suites;
+    }
+
+    private static void CheckRules(MatrixDefinition matrix, IReadOnlyList<CellRule> rules, string array, Action<string, string> error)
+    {
+        for (var i = 0; i < rules.Count; i++)
+        {
+            var at = JsonPaths.Index(array, i);
+            Check(rules[i].Image, matrix.Images.Select(x => x.Id).ToList(), $"{at}.image", "image");
+            Check(rules[i].Sku, matrix.Skus, $"{at}.sku", "SKU");
+            Check(rules[i].Region, matrix.Regions, $"{at}.region", "region");
+        }
+
+        void Check(string? pattern, IReadOnlyList<string> values, string at, string what)
+        {
+            if (pattern is null || values.Any(v => Glob.Matches(pattern, v))) return;
+            error(at, $"'{pattern}' matches no {what} of the matrix; expected one of: {string.Join(", ", values)}");
+        }
+    }
+
+    private static void CheckSelectors(IReadOnlyList<string> selectors, string array, MatrixDefinition matrix,
+        IReadOnlyDictionary<string, SuitePackage> suites, Action<string, string> error)
+    {
+        for (var i = 0; i < selectors.Count; i++)
+        {
+            var at = JsonPaths.Index(array, i);
+            var parts = selectors[i].Split('/', 2);
+            if (!matrix.Suites.Contains(parts[0]))
+                error(at, $"unknown suite '{parts[0]}': expected one of the matrix's suites: {string.Join(", ", matrix.Suites)}");
+            else if (parts.Length == 2 && suites.TryGetValue(parts[0], out var suite) && suite.Suite.Tests.All(t => t.Id != parts[1]))
+                error(at, $"unknown test '{parts[1]}' in suite '{parts[0]}': expected one of: {string.Join(", ", suite.Suite.Tests.Select(t => t.Id))}");
+        }
+    }
+}

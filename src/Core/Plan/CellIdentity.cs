@@ -1,0 +1,100 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text.Json;
+using TestGrid.Matrix;
+
+namespace TestGrid.Plan;
+
+/// <summary>
+/// Computes a cell's id: the first 12 hex digits of SHA-256 over a canonical JSON of every input that decides what
+/// the cell tests (image id, family, arch, version and provider source; the whole SKU; region; provider; each
+/// suite's name and content hash). Canonical means fixed field order and object keys sorted ordinally, so the id
+/// does not depend on the machine, the run, or how the matrix file was formatted.
+/// </summary>
+public static class CellIdentity
+{
+    public const int Length = 12;
+
+    public static string Compute(CellImage image, SkuDefinition sku, string region, string provider, IReadOnlyList<SuiteRef> suites)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("v", "1");
+            json.WritePropertyName("image");
+            WriteImage(json, image);
+            json.WritePropertyName("sku");
+            WriteSku(json, sku);
+            json.WriteString("region", region);
+            json.WriteString("provider", provider);
+            json.WriteStartArray("suites");
+            foreach (var suite in suites.OrderBy(s => s.Name, StringComparer.Ordinal))
+            {
+                json.WriteStartObject();
+                json.WriteString("name", suite.Name);
+                json.WriteString("hash", suite.ContentHash);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(buffer.WrittenSpan, hash);
+        return Convert.ToHexStringLower(hash[..(Length / 2)]);
+    }
+
+    private static void WriteImage(Utf8JsonWriter json, CellImage image)
+    {
+        json.WriteStartObject();
+        json.WriteString("id", image.Id);
+        json.WriteString("family", image.Family);
+        json.WriteString("arch", image.Arch.Name());
+        if (image.Version is not null) json.WriteString("version", image.Version);
+        json.WritePropertyName("source");
+        WriteCanonical(json, image.Source);
+        json.WriteEndObject();
+    }
+
+    private static void WriteSku(Utf8JsonWriter json, SkuDefinition sku)
+    {
+        json.WriteStartObject();
+        json.WriteString("name", sku.Name);
+        json.WriteString("arch", sku.Arch.Name());
+        json.WriteNumber("vcpus", sku.Vcpus);
+        json.WriteNumber("memoryGiB", sku.MemoryGiB);
+        if (sku.Family is not null) json.WriteString("family", sku.Family);
+        json.WriteStartArray("features");
+        foreach (var feature in sku.Features.Order(StringComparer.Ordinal)) json.WriteStringValue(feature);
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    /// <summary>Writes a JSON value with object keys sorted, recursively; numbers keep their text.</summary>
+    public static void WriteCanonical(Utf8JsonWriter json, JsonElement value)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.Object:
+                json.WriteStartObject();
+                foreach (var property in value.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
+                {
+                    json.WritePropertyName(property.Name);
+                    WriteCanonical(json, property.Value);
+                }
+                json.WriteEndObject();
+                break;
+            case JsonValueKind.Array:
+                json.WriteStartArray();
+                foreach (var item in value.EnumerateArray()) WriteCanonical(json, item);
+                json.WriteEndArray();
+                break;
+            case JsonValueKind.Undefined:
+                json.WriteNullValue();
+                break;
+            default:
+                value.WriteTo(json);
+                break;
+        }
+    }
+}

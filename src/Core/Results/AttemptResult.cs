@@ -1,0 +1,61 @@
+namespace TestGrid.Results;
+
+/// <summary>Where a cell stands. The last four are terminal.</summary>
+public enum CellState
+{
+    Queued,
+    Provisioning,
+    Booting,
+    RunningSuites,
+    Passed,
+    Failed,
+    Error,
+    Cancelled,
+}
+
+public static class CellStates
+{
+    public static bool IsTerminal(this CellState state) => state >= CellState.Passed;
+}
+
+public enum AttemptOutcome
+{
+    /// <summary>Suites ran to the end on a healthy machine; the tests' outcomes stand.</summary>
+    Completed,
+
+    /// <summary>Provisioning, boot, SSH or the host failed: no outcome for the image. Retried on a fresh machine.</summary>
+    InfrastructureError,
+
+    Cancelled,
+}
+
+/// <summary>One execution of a cell on one machine.</summary>
+public sealed record AttemptResult
+{
+    public required int Number { get; init; }
+    public required string AttemptId { get; init; }
+    public required AttemptOutcome Outcome { get; init; }
+
+    /// <summary>The machine it ran on (a host name, a VM name).</summary>
+    public string? Machine { get; init; }
+
+    /// <summary>For infrastructure errors: a short stable kind (<c>host-key-mismatch</c>, <c>unreachable</c>, <c>auth</c>, ...).</summary>
+    public string? ErrorKind { get; init; }
+
+    public string? Error { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public required DateTimeOffset EndedAt { get; init; }
+    public IReadOnlyList<TestResult> Tests { get; init; } = [];
+
+    /// <summary>The attempt's folder, relative to the run's output folder.</summary>
+    public string? Artifacts { get; init; }
+
+    /// <summary>Passed, Failed (a blocking test failed), Error or Cancelled.</summary>
+    public CellState CellState => Outcome switch
+    {
+        AttemptOutcome.Completed when Tests.Any(t => t.Blocking && t.IsFailure) => CellState.Failed,
+        AttemptOutcome.Completed => CellState.Passed,
+        AttemptOutcome.Cancelled => CellState.Cancelled,
+        _ => CellState.Error,
+    };
+}

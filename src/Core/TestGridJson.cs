@@ -1,0 +1,39 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using TestGrid.Inventory;
+using TestGrid.Matrix;
+using TestGrid.Plan;
+using TestGrid.Reports;
+using TestGrid.Results;
+using TestGrid.Suites;
+
+namespace TestGrid;
+
+/// <summary>
+/// The one JSON contract of the domain, source-generated: input files, <c>plan --output json</c>, <c>verdict.json</c>,
+/// and (through Orleans' JSON codec) the domain values that travel between grains.
+/// </summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    UseStringEnumConverter = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    WriteIndented = true)]
+[JsonSerializable(typeof(MatrixDefinition))]
+[JsonSerializable(typeof(SkuCatalog))]
+[JsonSerializable(typeof(SuiteDocument))]
+[JsonSerializable(typeof(SuitePackage))]
+[JsonSerializable(typeof(HostInventory))]
+[JsonSerializable(typeof(RunPlan))]
+[JsonSerializable(typeof(ProviderSpec))]
+[JsonSerializable(typeof(RunReport))]
+[JsonSerializable(typeof(AttemptResult))]
+[JsonSerializable(typeof(CellReport))]
+[JsonSerializable(typeof(Verdict.RunVerdict))]
+[JsonSerializable(typeof(IReadOnlyList<Input.InputError>))]
+public sealed partial class TestGridJsonContext : JsonSerializerContext;
+
+public static class TestGridJson
+{
+    /// <summary>Options over <see cref="TestGridJsonContext"/>; what Orleans' JSON codec is configured with.</summary>
+    public static JsonSerializerOptions Options => TestGridJsonContext.Default.Options;
+}

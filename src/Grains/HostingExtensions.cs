@@ -1,0 +1,24 @@
+using Microsoft.Extensions.DependencyInjection;
+using TestGrid.Engine.Capacity;
+using TestGrid.Provision;
+using TestGrid.Ssh;
+
+namespace TestGrid.Engine;
+
+public static class HostingExtensions
+{
+    /// <summary>
+    /// Everything a silo needs to host TestGrid's grains: serialization of domain values, the providers, SSH options,
+    /// capacity limits, and grain storage. Storage is in memory for now; the same name is what a durable provider
+    /// will register.
+    /// </summary>
+    public static ISiloBuilder AddTestGrid(this ISiloBuilder silo, Action<CapacityOptions>? capacity = null)
+    {
+        silo.AddMemoryGrainStorage(TestGridStorage.Name);
+        silo.Services.AddTestGridSerialization();
+        silo.Services.AddSingleton<IProviderFactory, ProviderFactory>();
+        silo.Services.AddSingleton(new SshSessionOptions());
+        silo.Services.AddOptions<CapacityOptions>().Configure(options => capacity?.Invoke(options));
+        return silo;
+    }
+}

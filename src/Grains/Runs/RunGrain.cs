@@ -1,0 +1,165 @@
+using System.Collections.Immutable;
+using TestGrid.Engine.Cells;
+using TestGrid.Plan;
+using TestGrid.Reports;
+using TestGrid.Results;
+using TestGrid.Verdict;
+
+namespace TestGrid.Engine.Runs;
+
+[GenerateSerializer, Alias("testgrid.run-state")]
+public sealed class RunGrainState
+{
+    [Id(0)] public RunSpec? Spec { get; set; }
+    [Id(1)] public Dictionary<string, CellStatus> Cells { get; set; } = new(StringComparer.Ordinal);
+    [Id(2)] public RunVerdict? Verdict { get; set; }
+    [Id(3)] public DateTimeOffset? EndedAt { get; set; }
+}
+
+[GenerateSerializer, Alias("testgrid.cell-status")]
+public sealed class CellStatus
+{
+    [Id(0)] public CellState State { get; set; }
+    [Id(1)] public int Attempt { get; set; }
+    [Id(2)] public string? Detail { get; set; }
+    [Id(3)] public ImmutableArray<AttemptResult> Attempts { get; set; } = [];
+    [Id(4)] public bool Dispatched { get; set; }
+}
+
+/// <summary>
+/// Holds a run's plan and where each cell stands; dispatches cells up to the run's parallelism as others end; on
+/// the last cell's end applies the policy and keeps the verdict. Calls out only to cell grains' quick methods.
+/// </summary>
+public sealed class RunGrain(
+    [PersistentState("run", TestGridStorage.Name)] IPersistentState<RunGrainState> state) : Grain, IRunGrain
+{
+    private readonly List<CellEvent> _events = [];
+    private Dictionary<string, Cell>? _cells;
+    private int _next;
+    private int _inFlight;
+    private bool _cancelling;
+
+    private RunSpec Spec => state.State.Spec ?? throw new InvalidOperationException($"run {this.GetPrimaryKeyString()} was never started");
+
+    private Dictionary<string, Cell> Cells => _cells ??= Spec.Plan.Cells.ToDictionary(c => c.Id, StringComparer.Ordinal);
+
+    public async Task StartAsync(RunSpec spec)
+    {
+        if (state.State.Spec is { } existing)
+        {
+            if (existing.Plan.Cells.Select(c => c.Id).SequenceEqual(spec.Plan.Cells.Select(c => c.Id))) return;
+            throw new InvalidOperationException($"run {spec.RunId} already exists with another plan");
+        }
+        state.State.Spec = spec;
+        foreach (var cell in spec.Plan.Cells)
+        {
+            state.State.Cells[cell.Id] = new CellStatus { State = CellState.Queued };
+            Record(cell.Id, CellState.Queued, 0, null);
+        }
+        await state.WriteStateAsync();
+        await DispatchAsync();
+        await CompleteIfDoneAsync();
+    }
+
+    public async Task CellChangedAsync(CellUpdate update)
+    {
+        if (!state.State.Cells.TryGetValue(update.CellId, out var status) || status.State.IsTerminal()) return;
+        status.State = update.State;
+        status.Attempt = update.Attempt;
+        status.Detail = update.Detail;
+        if (!update.Attempts.IsDefaultOrEmpty) status.Attempts = update.Attempts;
+        Record(update.CellId, update.State, update.Attempt, update.Detail);
+        if (!update.State.IsTerminal()) return;
+
+        _inFlight--;
+        await DispatchAsync();
+        await CompleteIfDoneAsync();
+    }
+
+    public Task<RunProgress> GetProgressAsync(int afterEvent)
+    {
+        var counts = Enum.GetValues<CellState>().ToImmutableDictionary(s => s, _ => 0);
+        foreach (var cell in state.State.Cells.Values) counts = counts.SetItem(cell.State, counts[cell.State] + 1);
+        return Task.FromResult(new RunProgress
+        {
+            Events = [.. _events.Skip(Math.Max(0, afterEvent))],
+            Counts = counts,
+            Done = state.State.Verdict is not null,
+            StartedAt = Spec.CreatedAt,
+            Cells = state.State.Cells.Count,
+        });
+    }
+
+    public Task<RunReport> GetReportAsync()
+    {
+        var cells = Spec.Plan.Cells.Select(c => Report(c, state.State.Cells[c.Id])).ToList();
+        return Task.FromResult(new RunReport
+        {
+            RunId = Spec.RunId,
+            Matrix = Spec.Plan.Matrix,
+            Provider = Spec.Provider.Name,
+            StartedAt = Spec.CreatedAt,
+            EndedAt = state.State.EndedAt,
+            Verdict = state.State.Verdict ?? VerdictCalculator.Decide(cells),
+            Cells = cells,
+        });
+    }
+
+    public async Task CancelAsync(string reason)
+    {
+        if (_cancelling || state.State.Verdict is not null) return;
+        _cancelling = true;
+        foreach (var (id, status) in state.State.Cells)
+        {
+            if (status.State.IsTerminal()) continue;
+            if (status.Dispatched)
+            {
+                await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(Spec.RunId, id)).CancelAsync();
+            }
+            else
+            {
+                status.State = CellState.Cancelled;
+                status.Detail = $"cancelled before it started: {reason}";
+                Record(id, CellState.Cancelled, 0, status.Detail);
+            }
+        }
+        await CompleteIfDoneAsync();
+    }
+
+    private async Task DispatchAsync()
+    {
+        var spec = Spec;
+        while (!_cancelling && _inFlight < spec.Parallelism && _next < spec.Plan.Cells.Count)
+        {
+            var cell = spec.Plan.Cells[_next++];
+            var status = state.State.Cells[cell.Id];
+            if (status.Dispatched || status.State.IsTerminal()) continue;
+            status.Dispatched = true;
+            _inFlight++;
+            var suites = spec.Suites.Where(s => cell.Suites.Any(r => r.Name == s.Suite.Name)).ToImmutableArray();
+            await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(spec.RunId, cell.Id)).StartAsync(new CellWork
+            {
+                RunId = spec.RunId,
+                Cell = cell,
+                Suites = suites,
+                Policy = spec.Policy,
+                Provider = spec.Provider,
+                OutputRoot = spec.OutputRoot,
+            });
+        }
+    }
+
+    private async Task CompleteIfDoneAsync()
+    {
+        if (state.State.Verdict is not null || state.State.Cells.Values.Any(c => !c.State.IsTerminal())) return;
+        state.State.EndedAt = DateTimeOffset.UtcNow;
+        state.State.Verdict = VerdictCalculator.Decide(Spec.Plan.Cells.Select(c => Report(c, state.State.Cells[c.Id])).ToList());
+        await state.WriteStateAsync();
+    }
+
+    private static CellReport Report(Cell cell, CellStatus status) =>
+        new(cell, status.State, status.Attempts, status.Attempts.IsEmpty ? status.Detail : null);
+
+    private void Record(string cellId, CellState cellState, int attempt, string? detail) =>
+        _events.Add(new CellEvent(_events.Count + 1, cellId, Cells[cellId].Name, cellState, attempt, detail, DateTimeOffset.UtcNow));
+}

@@ -1,0 +1,42 @@
+using TestGrid.Inventory;
+using TestGrid.Plan;
+using TestGrid.Provision;
+using TestGrid.Ssh;
+
+namespace TestGrid.Static;
+
+/// <summary>
+/// Hosts that already exist (a partner's hardware, any machine), from an inventory. A cell may use a host whose
+/// arch and SKU label match it (and region, when the host names one); the capacity grain gives each host to one
+/// attempt at a time. Nothing is created, so nothing is destroyed: the attempt removes its own working folder.
+/// </summary>
+public sealed class StaticProvider(HostInventory inventory) : IMachineProvider
+{
+    public const string ProviderName = "static";
+
+    public string Name => ProviderName;
+
+    /// <summary>The lease resource of a host: its endpoint, so that one machine is one resource across inventories.</summary>
+    public static string ResourceOf(StaticHost host) => $"{ProviderName}:{host.Endpoint}";
+
+    public CapacityNeed CapacityFor(Cell cell)
+    {
+        var hosts = inventory.Hosts
+            .Where(h => h.Arch == cell.Arch && h.Sku == cell.Sku.Name && (h.Region is null || h.Region == cell.Region))
+            .Select(ResourceOf).ToList();
+        if (hosts.Count == 0)
+            throw new NoCapacityException($"no host in the inventory has arch {cell.Arch.ToString().ToLowerInvariant()}, SKU label '{cell.Sku.Name}' and region '{cell.Region}' (or none)");
+        return new CapacityNeed(hosts);
+    }
+
+    public Task<Machine> ProvisionAsync(ProvisionRequest request, CancellationToken cancellationToken)
+    {
+        var host = inventory.Hosts.FirstOrDefault(h => ResourceOf(h) == request.Resource)
+            ?? throw new ProvisionException("no-capacity", $"lease names {request.Resource}, which is not in the inventory");
+        request.Log.Write($"static host {host.Name} ({host.User}@{host.Endpoint}), pinned host key {host.HostKey}");
+        var target = new SshTarget(host.Address, host.Port, host.User, host.PrivateKey, host.HostKey);
+        return Task.FromResult(new Machine(host.Name, target, TimeSpan.FromSeconds(inventory.ReadyTimeoutSeconds)));
+    }
+
+    public Task DestroyAsync(Machine machine, CancellationToken cancellationToken) => Task.CompletedTask;
+}
