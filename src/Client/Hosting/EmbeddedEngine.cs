@@ -29,6 +29,8 @@ public sealed class EmbeddedEngine : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddSingleton<IHostLifetime, CliLifetime>();
         builder.Logging.ClearProviders().SetMinimumLevel(logLevel)
+            // Orleans' own start-up notes (GC mode, watchdog) are for silo operators, not for a CLI run.
+            .AddFilter("Orleans", logLevel <= LogLevel.Information ? logLevel : LogLevel.Error)
             .AddSimpleConsole(o => o.SingleLine = true)
             .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.UseOrleans(silo => silo

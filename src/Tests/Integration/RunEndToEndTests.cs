@@ -1,0 +1,208 @@
+using System.Text.Json.Nodes;
+using System.Xml.Linq;
+using TestGrid.Results;
+using TestGrid.Tests.Support;
+using TestGrid.Verdict;
+
+namespace TestGrid.Tests.Integration;
+
+/// <summary>
+/// Matrices run end to end through the real CLI, embedded Orleans silo, static provider and SSH.NET against real
+/// OpenSSH servers in containers; each asserts the exit code, the verdict's reasons and what happened on the hosts.
+/// </summary>
+[TestFixture]
+[Category("Integration")]
+public sealed class RunEndToEndTests
+{
+    private IReadOnlyList<SshTestHost> _hosts = [];
+
+    [OneTimeSetUp]
+    public async Task StartHostsAsync() => _hosts = await HostPool.GetAsync();
+
+    [Test]
+    public async Task All_cells_pass_on_three_hosts_gives_PASS_and_exit_0()
+    {
+        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(_hosts[1], "h2").Host(_hosts[2], "h3");
+        scenario.WriteMatrix(["smoke"]);
+
+        var result = await scenario.RunAsync();
+
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.Pass), result.ToString());
+        var report = scenario.Report();
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.Verdict.Status, Is.EqualTo(VerdictStatus.Pass));
+            Assert.That(report.Cells, Has.Count.EqualTo(3));
+            Assert.That(report.Cells.Select(c => c.State), Is.All.EqualTo(CellState.Passed));
+            Assert.That(report.Cells.Select(c => c.Latest!.Machine), Is.EquivalentTo(new[] { "h1", "h2", "h3" }));
+            // Five smoke tests pass; time-sync skips in a container (no systemd) and says why.
+            var tests = report.Cells.SelectMany(c => c.Latest!.Tests).ToList();
+            Assert.That(tests.Count(t => t.Outcome == TestOutcome.Passed), Is.EqualTo(15));
+            Assert.That(tests.Where(t => t.Outcome == TestOutcome.Skipped).Select(t => t.Reason), Is.All.Contains("systemd is not running"));
+            Assert.That(result.Out, Does.Contain("VERDICT: PASS"));
+        });
+
+        // junit.xml: one testsuite per cell, the counts of the run.
+        var junit = XDocument.Load(Path.Combine(scenario.Output, "junit.xml"));
+        Assert.That(junit.Root!.Elements("testsuite").Count(), Is.EqualTo(3));
+        Assert.That((int)junit.Root.Attribute("tests")!, Is.EqualTo(18));
+        Assert.That((int)junit.Root.Attribute("skipped")!, Is.EqualTo(3));
+        // Per-attempt logs exist and each attempt's working folder is gone from its host.
+        Assert.That(Directory.GetFiles(Path.Combine(scenario.Output, "cells"), "attempt.log", SearchOption.AllDirectories), Has.Length.EqualTo(3));
+        foreach (var host in _hosts.Take(3))
+            Assert.That(await host.ExecAsync("ls -d /tmp/testgrid-* 2>/dev/null | wc -l"), Does.StartWith("0"));
+    }
+
+    [Test]
+    public async Task A_failing_blocking_test_gives_FAIL_naming_cell_test_and_output()
+    {
+        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(_hosts[1], "h2");
+        scenario.Workspace.Suite("checks",
+            new TestScript("disk-quota", """[ "$TESTGRID_SKU" = h2 ] || exit 0; echo "quota check failed: /var has 3 MiB free, expected 100"; exit 1"""));
+        scenario.WriteMatrix(["smoke", "checks"]);
+
+        var result = await scenario.RunAsync();
+
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.Fail), result.ToString());
+        var verdict = scenario.Report().Verdict;
+        var reason = verdict.Reasons.Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(verdict.Status, Is.EqualTo(VerdictStatus.Fail));
+            Assert.That(reason.Kind, Is.EqualTo(ReasonKind.BlockingFailure));
+            Assert.That(reason.Cell, Is.EqualTo("debian12/h2/lab"));
+            Assert.That(reason.Test, Is.EqualTo("checks/disk-quota"));
+            Assert.That(reason.Message, Does.Contain("exit code 1"));
+            Assert.That(reason.Excerpt, Does.Contain("quota check failed: /var has 3 MiB free, expected 100"));
+            Assert.That(result.Out, Does.Contain("checks/disk-quota").And.Contain("| quota check failed"));
+        });
+    }
+
+    [Test]
+    public async Task An_advisory_failure_alone_stays_PASS_and_is_reported_as_a_warning()
+    {
+        using var scenario = new Scenario().Host(_hosts[0], "h1");
+        scenario.Workspace.Suite("checks",
+            new TestScript("motd", "echo 'motd is missing the support link'; exit 1", Blocking: false),
+            new TestScript("ok", "echo fine"));
+        scenario.WriteMatrix(["checks"]);
+
+        var result = await scenario.RunAsync();
+
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.Pass), result.ToString());
+        var verdict = scenario.Report().Verdict;
+        Assert.That(verdict.Reasons, Is.Empty);
+        Assert.That(verdict.Warnings.Single().Test, Is.EqualTo("checks/motd"));
+        Assert.That(result.Out, Does.Contain("Advisory failures"));
+
+        // The policy can make the same test block: then the run fails.
+        using var strict = new Scenario().Host(_hosts[0], "h1");
+        strict.Workspace.Suite("checks", new TestScript("motd", "echo 'motd is missing the support link'; exit 1", Blocking: false));
+        strict.WriteMatrix(["checks"], policy: new JsonObject { ["blocking"] = new JsonArray("checks/motd") });
+        Assert.That((await strict.RunAsync()).ExitCode, Is.EqualTo(ExitCodes.Fail));
+    }
+
+    [Test]
+    public async Task One_host_down_gives_INCOMPLETE_and_exit_2_while_other_cells_complete()
+    {
+        var deadPort = FreePort();
+        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(_hosts[1], "h2").Host(_hosts[2], "down", port: deadPort);
+        scenario.WriteMatrix(["smoke"], readyTimeoutSeconds: 2);
+
+        var result = await scenario.RunAsync();
+
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.Incomplete), result.ToString());
+        var report = scenario.Report();
+        var down = report.Cells.Single(c => c.Cell.Sku.Name == "down");
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.Verdict.Status, Is.EqualTo(VerdictStatus.Incomplete));
+            Assert.That(report.Cells.Where(c => c != down).Select(c => c.State), Is.All.EqualTo(CellState.Passed));
+            Assert.That(down.State, Is.EqualTo(CellState.Error));
+            // An infrastructure error is retried once on a fresh attempt (policy default), then the cell ends in error.
+            Assert.That(down.Attempts, Has.Count.EqualTo(2));
+            Assert.That(down.Attempts.Select(a => a.ErrorKind), Is.All.EqualTo("unreachable"));
+            Assert.That(down.Attempts.SelectMany(a => a.Tests), Is.Empty, "an unreachable host yields no test result, neither pass nor fail");
+            var reason = report.Verdict.Reasons.Single();
+            Assert.That(reason.Kind, Is.EqualTo(ReasonKind.NoResult));
+            Assert.That(reason.Message, Does.Contain("unreachable").And.Contain($"127.0.0.1:{deadPort}"));
+            Assert.That(report.Verdict.Counts.TestsFailed, Is.Zero);
+        });
+    }
+
+    [Test]
+    public async Task A_wrong_pinned_host_key_is_a_cell_error_and_nothing_runs_on_that_host()
+    {
+        var victim = _hosts[3];
+        var before = await victim.SshdLogAsync();
+        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(victim, "h4", hostKey: _hosts[0].HostKey);
+        scenario.WriteMatrix(["smoke"]);
+
+        var result = await scenario.RunAsync();
+
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.Incomplete), result.ToString());
+        var cell = scenario.Report().Cells.Single(c => c.Cell.Sku.Name == "h4");
+        Assert.Multiple(() =>
+        {
+            Assert.That(cell.State, Is.EqualTo(CellState.Error));
+            Assert.That(cell.Attempts.Select(a => a.ErrorKind), Is.All.EqualTo("host-key-mismatch"));
+            Assert.That(cell.Latest!.Error, Does.Contain(victim.HostKey).And.Contain(_hosts[0].HostKey));
+            Assert.That(cell.Attempts.SelectMany(a => a.Tests), Is.Empty);
+        });
+        // The host never accepted a login from this run, and no working folder was made on it.
+        var log = (await victim.SshdLogAsync())[before.Length..];
+        Assert.That(log, Does.Not.Contain("Accepted publickey"));
+        Assert.That(await victim.ExecAsync("ls -d /tmp/testgrid-* 2>/dev/null | wc -l"), Does.StartWith("0"));
+    }
+
+    [Test]
+    public async Task A_test_that_sleeps_past_its_timeout_is_killed_and_reported_as_timed_out()
+    {
+        // A duration no other process uses: how the test finds the sleepers in the container afterwards.
+        var marker = $"sleep {Random.Shared.Next(100_000, 999_999)}";
+        using var scenario = new Scenario().Host(_hosts[0], "h1");
+        scenario.Workspace.Suite("slow",
+            // A child in the background and one in the foreground: the whole process group must go.
+            new TestScript("sleeper", $"echo starting; sh -c '{marker}' & {marker}", TimeoutSeconds: 2),
+            new TestScript("after", "echo still running tests after the timeout"));
+        scenario.WriteMatrix(["slow"]);
+
+        var result = await scenario.RunAsync();
+
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.Fail), result.ToString());
+        var tests = scenario.Report().Cells.Single().Latest!.Tests;
+        var sleeper = tests.Single(t => t.Test == "sleeper");
+        Assert.Multiple(() =>
+        {
+            Assert.That(sleeper.Outcome, Is.EqualTo(TestOutcome.TimedOut));
+            Assert.That(sleeper.Reason, Does.Contain("timed out after 2 s"));
+            Assert.That(sleeper.Duration, Is.LessThan(TimeSpan.FromSeconds(20)));
+            Assert.That(tests.Single(t => t.Test == "after").Outcome, Is.EqualTo(TestOutcome.Passed));
+        });
+        Assert.That(await _hosts[0].ExecAsync($"ps -eo args | grep -c '^{marker}$' || true"), Does.StartWith("0"), "the timed-out test's processes must be gone");
+        // Control: the same probe does see such a process while one lives.
+        Assert.That(await _hosts[0].ExecAsync($"{marker} & sleep 0.2; ps -eo args | grep -c '^{marker}$'; kill $!"), Does.StartWith("1"));
+    }
+
+    [Test]
+    public async Task An_invalid_matrix_exits_3_naming_file_and_path_and_runs_nothing()
+    {
+        using var scenario = new Scenario().Host(_hosts[0], "h1");
+        var matrix = scenario.WriteMatrix(["smoke"]);
+        File.WriteAllText(matrix, File.ReadAllText(matrix).Replace("\"x64\"", "\"amd64\"", StringComparison.Ordinal));
+
+        var result = await scenario.RunAsync();
+
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
+        Assert.That(result.Error, Does.Contain($"{matrix}:").And.Contain("$.images[0].arch").And.Contain("expected one of \"x64\", \"arm64\", got \"amd64\""));
+        Assert.That(result.Error, Does.Not.Contain("   at "), "no stack trace");
+        Assert.That(Directory.Exists(scenario.Output), Is.False, "nothing was run, nothing was written");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
