@@ -17,6 +17,8 @@ namespace TestGrid;
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     UseStringEnumConverter = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    ReadCommentHandling = JsonCommentHandling.Skip,
+    AllowTrailingCommas = true,
     WriteIndented = true)]
 [JsonSerializable(typeof(MatrixDefinition))]
 [JsonSerializable(typeof(SkuCatalog))]

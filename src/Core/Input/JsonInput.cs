@@ -20,10 +20,13 @@ public static class JsonInput
     /// <summary>Largest input file accepted; matrices, suites and inventories are far smaller.</summary>
     public const int MaxFileBytes = 16 * 1024 * 1024;
 
-    public static T Read<T>(string displayPath, string fullPath, string schema, JsonTypeInfo<T> type) =>
-        Parse(displayPath, ReadBytes(displayPath, fullPath), schema, type);
+    public static JsonFile<T> Read<T>(string displayPath, string fullPath, string schema, JsonTypeInfo<T> type)
+    {
+        var bytes = ReadBytes(displayPath, fullPath);
+        return new JsonFile<T>(Parse(displayPath, bytes, schema, type), displayPath, bytes);
+    }
 
-    public static T Parse<T>(string displayPath, byte[] utf8, string schema, JsonTypeInfo<T> type)
+    private static T Parse<T>(string displayPath, byte[] utf8, string schema, JsonTypeInfo<T> type)
     {
         using var document = ParseDocument(displayPath, utf8);
         var errors = SchemaValidator.For(schema).Validate(displayPath, document.RootElement, utf8);
@@ -73,4 +76,18 @@ public static class JsonInput
             throw new InputException(new InputError(displayPath, JsonPaths.Root, $"not valid JSON: {message}", (int?)e.LineNumber + 1));
         }
     }
+}
+
+/// <summary>A parsed input file, able to place further (semantic) errors on their lines.</summary>
+public sealed class JsonFile<T>(T value, string displayPath, byte[] utf8)
+{
+    private JsonLineMap? _lines;
+
+    public T Value { get; } = value;
+
+    public string DisplayPath { get; } = displayPath;
+
+    /// <summary>An error at <paramref name="path"/> of this file, with the line of that path.</summary>
+    public InputError Error(string path, string message) =>
+        new(DisplayPath, path, message, (_lines ??= new JsonLineMap(utf8)).LineOfPath(path));
 }

@@ -57,6 +57,39 @@ public sealed class JsonLineMap
         }
     }
 
+    /// <summary>The line of the value at a JSONPath as <see cref="JsonPaths"/> writes them (<c>$.images[1].id</c>).</summary>
+    public int? LineOfPath(string path)
+    {
+        var pointer = new System.Text.StringBuilder();
+        var i = path.StartsWith('$') ? 1 : 0;
+        while (i < path.Length)
+        {
+            if (path[i] == '.')
+            {
+                var end = path.IndexOfAny(['.', '['], i + 1);
+                if (end < 0) end = path.Length;
+                pointer.Append('/').Append(path, i + 1, end - i - 1);
+                i = end;
+            }
+            else if (path[i] == '[' && i + 1 < path.Length && path[i + 1] == '\'')
+            {
+                var end = path.IndexOf("']", i, StringComparison.Ordinal);
+                if (end < 0) break;
+                pointer.Append('/').Append(path[(i + 2)..end].Replace("\\'", "'", StringComparison.Ordinal).Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal));
+                i = end + 2;
+            }
+            else if (path[i] == '[')
+            {
+                var end = path.IndexOf(']', i);
+                if (end < 0) break;
+                pointer.Append('/').Append(path, i + 1, end - i - 1);
+                i = end + 1;
+            }
+            else break;
+        }
+        return LineOf(pointer.ToString());
+    }
+
     private sealed class Frame(string pointer, bool isArray)
     {
         private int _index = -1;

@@ -101,19 +101,23 @@ public sealed class SchemaValidator
         }
     }
 
+    /// <summary>
+    /// The schema object an evaluation node refers to. JsonSchema.Net inserts the parent property's name after
+    /// <c>items</c> (<c>…/hosts/items/hosts/properties/port</c>), so the walk skips segments that do not exist.
+    /// </summary>
     private static JsonNode? SchemaNode(Uri location)
     {
         if (!Schemas.Value.Documents.TryGetValue(location.GetLeftPart(UriPartial.Path), out var node)) return null;
         foreach (var raw in Uri.UnescapeDataString(location.Fragment.TrimStart('#')).Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
             var segment = raw.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
-            node = node switch
+            var child = node switch
             {
                 JsonObject o => o[segment],
                 JsonArray a when int.TryParse(segment, out var i) && i < a.Count => a[i],
                 _ => null,
             };
-            if (node is null) return null;
+            if (child is not null) node = child;
         }
         return node;
     }

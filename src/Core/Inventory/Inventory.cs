@@ -32,7 +32,8 @@ public static class InventoryLoader
 {
     public static HostInventory Load(string path)
     {
-        var inventory = JsonInput.Read(path, Path.GetFullPath(path), "inventory", TestGridJsonContext.Default.HostInventory);
+        var file = JsonInput.Read(path, Path.GetFullPath(path), "inventory", TestGridJsonContext.Default.HostInventory);
+        var inventory = file.Value;
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var errors = new List<InputError>();
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -43,12 +44,12 @@ public static class InventoryLoader
             var host = inventory.Hosts[i];
             var at = JsonPaths.Index("$.hosts", i);
             if (!names.TryAdd(host.Name, i))
-                errors.Add(new InputError(path, $"{at}.name", $"duplicate host name '{host.Name}' (first at $.hosts[{names[host.Name]}])"));
+                errors.Add(file.Error($"{at}.name", $"duplicate host name '{host.Name}' (first at $.hosts[{names[host.Name]}])"));
             if (!endpoints.TryAdd(host.Endpoint, i))
-                errors.Add(new InputError(path, $"{at}.port", $"duplicate host {host.Endpoint} (first at $.hosts[{endpoints[host.Endpoint]}])"));
+                errors.Add(file.Error($"{at}.port", $"duplicate host {host.Endpoint} (first at $.hosts[{endpoints[host.Endpoint]}])"));
             var key = Path.GetFullPath(host.PrivateKey, folder);
             if (!File.Exists(key))
-                errors.Add(new InputError(path, $"{at}.privateKey", $"expected a private key file, but '{host.PrivateKey}' does not exist"));
+                errors.Add(file.Error($"{at}.privateKey", $"expected a private key file, but '{host.PrivateKey}' does not exist"));
             hosts.Add(host with { PrivateKey = key });
         }
         if (errors.Count > 0) throw new InputException(errors);

@@ -23,9 +23,10 @@ public static class MatrixLoader
     {
         var fullPath = System.IO.Path.GetFullPath(path);
         var folder = System.IO.Path.GetDirectoryName(fullPath)!;
-        var matrix = JsonInput.Read(path, fullPath, "matrix", TestGridJsonContext.Default.MatrixDefinition);
+        var file = JsonInput.Read(path, fullPath, "matrix", TestGridJsonContext.Default.MatrixDefinition);
+        var matrix = file.Value;
         var errors = new List<InputError>();
-        void Error(string at, string message) => errors.Add(new InputError(path, at, message));
+        void Error(string at, string message) => errors.Add(file.Error(at, message));
 
         CheckUnique(matrix.Images.Select(i => i.Id).ToList(), "$.images", ".id", "image id", Error);
         CheckUnique(matrix.Skus, "$.skus", "", "SKU", Error);
@@ -33,8 +34,8 @@ public static class MatrixLoader
         CheckUnique(matrix.Regions, "$.regions", "", "region", Error);
         CheckUnique(matrix.Suites, "$.suites", "", "suite", Error);
 
-        var skus = ResolveSkus(matrix, path, folder, errors);
-        var suites = LoadSuites(matrix, path, folder, errors);
+        var skus = ResolveSkus(matrix, path, folder, errors, Error);
+        var suites = LoadSuites(matrix, path, folder, errors, Error);
 
         CheckRules(matrix, matrix.Include ?? [], "$.include", Error);
         CheckRules(matrix, matrix.Exclude, "$.exclude", Error);
@@ -55,7 +56,7 @@ public static class MatrixLoader
         }
     }
 
-    private static Dictionary<string, SkuDefinition> ResolveSkus(MatrixDefinition matrix, string path, string folder, List<InputError> errors)
+    private static Dictionary<string, SkuDefinition> ResolveSkus(MatrixDefinition matrix, string path, string folder, List<InputError> errors, Action<string, string> error)
     {
         var known = new Dictionary<string, SkuDefinition>(StringComparer.Ordinal);
         var catalogName = matrix.SkuCatalog;
@@ -65,7 +66,7 @@ public static class MatrixLoader
             var catalogPath = System.IO.Path.GetFullPath(catalogName, folder);
             if (!File.Exists(catalogPath))
             {
-                errors.Add(new InputError(path, "$.skuCatalog", $"expected a SKU catalog file, but '{catalogName}' does not exist next to the matrix"));
+                error("$.skuCatalog", $"expected a SKU catalog file, but '{catalogName}' does not exist next to the matrix");
             }
             else
             {
@@ -73,9 +74,9 @@ public static class MatrixLoader
                 try
                 {
                     var catalog = JsonInput.Read(display, catalogPath, "sku-catalog", TestGridJsonContext.Default.SkuCatalog);
-                    CheckUnique(catalog.Skus.Select(s => s.Name).ToList(), "$.skus", ".name", "SKU",
-                        (at, message) => errors.Add(new InputError(display, at, message)));
-                    foreach (var sku in catalog.Skus) known.TryAdd(sku.Name, sku);
+                    CheckUnique(catalog.Value.Skus.Select(s => s.Name).ToList(), "$.skus", ".name", "SKU",
+                        (at, message) => errors.Add(catalog.Error(at, message)));
+                    foreach (var sku in catalog.Value.Skus) known.TryAdd(sku.Name, sku);
                     catalogRead = true;
                 }
                 catch (InputException e)
@@ -95,13 +96,13 @@ public static class MatrixLoader
             {
                 // Without a readable catalog, its own error says it all.
                 var where = catalogName is null ? "skuDefinitions (and no skuCatalog is set)" : $"skuDefinitions or {catalogName}";
-                errors.Add(new InputError(path, JsonPaths.Index("$.skus", i), $"unknown SKU '{name}': expected a SKU defined in {where}"));
+                error(JsonPaths.Index("$.skus", i), $"unknown SKU '{name}': expected a SKU defined in {where}");
             }
         }
         return used;
     }
 
-    private static Dictionary<string, SuitePackage> LoadSuites(MatrixDefinition matrix, string path, string folder, List<InputError> errors)
+    private static Dictionary<string, SuitePackage> LoadSuites(MatrixDefinition matrix, string path, string folder, List<InputError> errors, Action<string, string> error)
     {
         var display = matrix.SuitesPath ?? DefaultSuitesPath;
         var root = System.IO.Path.GetFullPath(display, folder);
@@ -117,7 +118,7 @@ public static class MatrixLoader
                     ? Directory.EnumerateDirectories(root).Where(d => File.Exists(System.IO.Path.Combine(d, SuiteLoader.FileName))).Select(System.IO.Path.GetFileName).Order(StringComparer.Ordinal).ToList()
                     : [];
                 var hint = available.Count > 0 ? $"; suites found: {string.Join(", ", available)}" : $"; {displayRoot}/ holds no suite";
-                errors.Add(new InputError(path, JsonPaths.Index("$.suites", i), $"unknown suite '{name}': expected {displayRoot}/{name}/{SuiteLoader.FileName}{hint}"));
+                error(JsonPaths.Index("$.suites", i), $"unknown suite '{name}': expected {displayRoot}/{name}/{SuiteLoader.FileName}{hint}");
                 continue;
             }
             try

@@ -18,7 +18,8 @@ public static class SuiteLoader
     {
         var folder = Path.Combine(suitesRoot, name);
         var display = $"{displayRoot.TrimEnd('/')}/{name}/{FileName}";
-        var document = JsonInput.Read(display, Path.Combine(folder, FileName), "suite", TestGridJsonContext.Default.SuiteDocument);
+        var file = JsonInput.Read(display, Path.Combine(folder, FileName), "suite", TestGridJsonContext.Default.SuiteDocument);
+        var document = file.Value;
         var files = ReadFiles(folder, display);
 
         var errors = new List<InputError>();
@@ -28,10 +29,10 @@ public static class SuiteLoader
             var test = document.Tests[i];
             var at = JsonPaths.Index("$.tests", i);
             if (!seen.TryAdd(test.Id, i))
-                errors.Add(new InputError(display, $"{at}.id", $"duplicate test id '{test.Id}' (first at $.tests[{seen[test.Id]}])"));
+                errors.Add(file.Error($"{at}.id", $"duplicate test id '{test.Id}' (first at $.tests[{seen[test.Id]}])"));
             var script = files.FirstOrDefault(f => f.Path == NormalizeScript(test.Script));
             if (script is null)
-                errors.Add(new InputError(display, $"{at}.script", $"expected a file of the suite folder, but '{test.Script}' does not exist in {displayRoot.TrimEnd('/')}/{name}/"));
+                errors.Add(file.Error($"{at}.script", $"expected a file of the suite folder, but '{test.Script}' does not exist in {displayRoot.TrimEnd('/')}/{name}/"));
         }
         if (errors.Count > 0) throw new InputException(errors);
 

@@ -1,4 +1,8 @@
+using System.Runtime.Versioning;
 using TestGrid.Tests.Support;
+
+// The tests drive real Linux hosts (OpenSSH in containers, later QEMU guests).
+[assembly: SupportedOSPlatform("linux")]
 
 namespace TestGrid.Tests;
 

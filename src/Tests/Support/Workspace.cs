@@ -37,7 +37,7 @@ public sealed class Workspace : IDisposable
             if (!test.Blocking) entry["blocking"] = false;
             list.Add(entry);
             var script = Write($"suites/{name}/{test.Id}.sh", "#!/bin/sh\n" + test.Body + "\n");
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         WriteJson($"suites/{name}/suite.json", new JsonObject { ["tests"] = list });
     }
