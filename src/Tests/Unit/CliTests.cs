@@ -1,0 +1,112 @@
+using System.Text.Json;
+using TestGrid.Tests.Support;
+using TestGrid.Verdict;
+
+namespace TestGrid.Tests.Unit;
+
+/// <summary>The command line itself: help, usage errors, validate and plan (nothing here needs a host).</summary>
+[TestFixture]
+public sealed class CliTests
+{
+    [TestCase("--help", "validate", TestName = "Help: the root lists the commands and exit codes")]
+    [TestCase("validate --help", "--output", TestName = "Help: validate")]
+    [TestCase("plan --help", "--provider", TestName = "Help: plan")]
+    [TestCase("run --help", "--inventory", TestName = "Help: run")]
+    public async Task Every_command_has_help(string commandLine, string mentions)
+    {
+        var args = commandLine.Split(' ');
+        var result = await CliRunner.RunAsync(args);
+        Assert.That(result.ExitCode, Is.Zero);
+        Assert.That(result.Out, Does.Contain(mentions).And.Contain("Usage:"));
+        if (args.Length == 1) Assert.That(result.Out, Does.Contain("0 PASS, 1 FAIL, 2 INCOMPLETE").And.Contain("3 invalid input"));
+    }
+
+    [TestCase("", TestName = "Usage: no command exits 3")]
+    [TestCase("bogus", TestName = "Usage: an unknown command exits 3")]
+    [TestCase("plan --frobnicate", TestName = "Usage: an unknown option exits 3")]
+    [TestCase("plan --output yaml", TestName = "Usage: an unknown output format exits 3")]
+    [TestCase("run --parallel 0", TestName = "Usage: --parallel 0 exits 3")]
+    [TestCase("run --run-id a/b", TestName = "Usage: a run id with a slash exits 3")]
+    public async Task Usage_errors_exit_3(string commandLine)
+    {
+        var result = await CliRunner.RunAsync(commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
+        Assert.That(result.Error, Does.StartWith("error: "));
+    }
+
+    [Test]
+    public async Task Run_with_the_static_provider_needs_an_inventory()
+    {
+        using var workspace = Matrix();
+        var result = await CliRunner.RunAsync("run", workspace.Path("matrix.json"));
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
+        Assert.That(result.Error, Does.Contain("--inventory: the static provider needs an inventory"));
+    }
+
+    [Test]
+    public async Task Validate_prints_a_summary_or_json()
+    {
+        using var workspace = Matrix();
+        var text = await CliRunner.RunAsync("validate", workspace.Path("matrix.json"));
+        Assert.That((text.ExitCode, text.Out), Is.EqualTo((0, $"{workspace.Path("matrix.json")}: valid. 1 images, 2 SKUs, 1 regions, 1 suites (1 tests); cells per provider: static 2\n")));
+
+        var json = await CliRunner.RunAsync("validate", workspace.Path("matrix.json"), "--output", "json");
+        using var document = JsonDocument.Parse(json.Out);
+        Assert.That(document.RootElement.GetProperty("valid").GetBoolean(), Is.True);
+        Assert.That(document.RootElement.GetProperty("cells").GetProperty("static").GetInt32(), Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Validate_reports_errors_as_json_with_paths()
+    {
+        using var workspace = Matrix(regions: "[]");
+        var result = await CliRunner.RunAsync("validate", workspace.Path("matrix.json"), "--output", "json");
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
+        using var document = JsonDocument.Parse(result.Out);
+        var error = document.RootElement.GetProperty("errors")[0];
+        Assert.That((error.GetProperty("path").GetString(), error.GetProperty("file").GetString()), Is.EqualTo(("$.regions", workspace.Path("matrix.json"))));
+        Assert.That(result.Error, Does.Contain("$.regions: must not be empty"));
+    }
+
+    [Test]
+    public async Task A_matrix_that_expands_to_no_cells_is_invalid_input()
+    {
+        using var workspace = Matrix(arch: "arm64");
+        var result = await CliRunner.RunAsync("plan", workspace.Path("matrix.json"));
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
+        Assert.That(result.Error, Does.Contain("$: expected at least one cell for provider 'static', but all 2 combinations were left out: 2 arch mismatches"));
+    }
+
+    [Test]
+    public async Task Plan_prints_cells_as_a_table_or_as_json()
+    {
+        using var workspace = Matrix();
+        var text = await CliRunner.RunAsync("plan", workspace.Path("matrix.json"));
+        Assert.That(text.ExitCode, Is.Zero);
+        Assert.That(text.Out, Does.Contain("2 cells of 2 combinations").And.Contain("img/s1/lab").And.Contain("img/s2/lab"));
+
+        var json = await CliRunner.RunAsync("plan", workspace.Path("matrix.json"), "-o", "json");
+        using var document = JsonDocument.Parse(json.Out);
+        var cells = document.RootElement.GetProperty("cells");
+        Assert.That(cells.GetArrayLength(), Is.EqualTo(2));
+        Assert.That(cells[0].GetProperty("id").GetString(), Does.Match("^[0-9a-f]{12}$"));
+        Assert.That(text.Out, Does.Contain(cells[0].GetProperty("id").GetString()), "text and JSON agree on ids");
+    }
+
+    private static Workspace Matrix(string regions = """["lab"]""", string arch = "x64")
+    {
+        var workspace = new Workspace();
+        workspace.Suite("smoke", new TestScript("kernel", "uname -r"));
+        workspace.Write("matrix.json", $$"""
+            {
+              "name": "cli",
+              "images": [ { "id": "img", "family": "debian", "arch": "{{arch}}", "sources": { "static": {} } } ],
+              "skuDefinitions": [ { "name": "s1", "arch": "x64", "vcpus": 1, "memoryGiB": 1 }, { "name": "s2", "arch": "x64", "vcpus": 2, "memoryGiB": 2 } ],
+              "skus": ["s1", "s2"],
+              "regions": {{regions}},
+              "suites": ["smoke"]
+            }
+            """);
+        return workspace;
+    }
+}
