@@ -19,6 +19,9 @@ public sealed class SshSession : IAsyncDisposable
     private readonly SshTarget _target;
     private readonly SshSessionOptions _options;
 
+    /// <summary>How much later than the runner's own timeout the machine-side backstop fires.</summary>
+    public static readonly TimeSpan BackstopMargin = TimeSpan.FromSeconds(10);
+
     private SshSession(SshClient client, ConnectionInfo connection, SshTarget target, SshSessionOptions options)
     {
         _client = client;
@@ -73,7 +76,12 @@ public sealed class SshSession : IAsyncDisposable
     {
         var pidFile = $"/tmp/.testgrid-{Guid.NewGuid():N}.pid";
         // $$ of this shell is the group leader (sshd starts the session's shell in its own group); exec keeps the pid.
-        var wrapped = $"echo $$ > {pidFile} && exec sh -c {ShellQuote(command)} </dev/null 2>&1";
+        // Where coreutils' or busybox's timeout exists it is a backstop on the machine itself, so that a test outlives
+        // a runner that died by at most its timeout plus a margin; it keeps $$ as the group leader.
+        var backstop = (int)Math.Ceiling((timeout + BackstopMargin).TotalSeconds);
+        var quoted = ShellQuote(command);
+        var wrapped = $"echo $$ > {pidFile} && exec 2>&1 </dev/null && " +
+                      $"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {backstop} sh -c {quoted}; else exec sh -c {quoted}; fi";
         using var ssh = _client.CreateCommand(wrapped);
         var watch = Stopwatch.StartNew();
         try

@@ -47,7 +47,9 @@ internal sealed class LiveGridView(IAnsiConsole console) : IProgressView
             .Select(c => $"[{StateNames.Colour(c.Key)}]{StateNames.Of(c.Key)} {c.Value}[/]"));
         var header = new Markup($"[bold]{progress.Cells} cells[/]  {RunCommand.Elapsed(now - progress.StartedAt)}  {summary}");
 
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("cell", "state", "attempt", "for", "detail");
+        var table = new Table().Border(TableBorder.Rounded)
+            .AddColumn(new TableColumn("cell").NoWrap()).AddColumn(new TableColumn("state").NoWrap())
+            .AddColumns("attempt", "for", "detail");
         // Cells at work first, then the most recently ended, as many as the terminal holds.
         var rows = _latest.Values
             .OrderBy(e => e.State.IsTerminal())

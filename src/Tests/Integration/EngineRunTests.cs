@@ -100,6 +100,26 @@ public sealed class EngineRunTests
         });
     }
 
+    [Test]
+    public async Task A_test_outlives_a_runner_killed_mid_test_by_at_most_its_timeout_and_a_margin()
+    {
+        var host = _hosts[2];
+        var marker = $"sleep {Random.Shared.Next(100_000, 999_999)}";
+        using var scenario = new Scenario().Host(host, "h3");
+        scenario.Workspace.Suite("slow", new TestScript("wait", marker, TimeoutSeconds: 2));
+        scenario.WriteMatrix(["slow"]);
+        bool Running(string count) => count.StartsWith('1');
+
+        using var runner = scenario.StartProcess();
+        await WaitUntilAsync(async () => Running(await host.ExecAsync($"ps -eo args | grep -c '^{marker}$' || true")), TimeSpan.FromSeconds(60));
+        runner.Kill(entireProcessTree: true);
+        var killedAt = DateTime.UtcNow;
+
+        // Nobody is left to kill the test: the machine-side backstop does, at timeout + margin.
+        await WaitUntilAsync(async () => !Running(await host.ExecAsync($"ps -eo args | grep -c '^{marker}$' || true")), TimeSpan.FromSeconds(30));
+        Assert.That(DateTime.UtcNow - killedAt, Is.LessThan(TimeSpan.FromSeconds(2) + Ssh.SshSession.BackstopMargin + TimeSpan.FromSeconds(5)));
+    }
+
     private static void AssertSequential(IEnumerable<AttemptResult> attempts)
     {
         var ordered = attempts.OrderBy(a => a.StartedAt).ToList();

@@ -50,12 +50,7 @@ public sealed class OutputCapTests
     /// <summary>Runs <c>testgrid run</c> as a child process; returns its exit code and peak RSS in KiB.</summary>
     private static async Task<(int Exit, long PeakKib)> RunProcessAsync(Scenario scenario)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "testgrid.dll"), "run", scenario.Workspace.Path("matrix.json"),
-                     "--inventory", scenario.Workspace.Path("hosts.json"), "--out", scenario.Output })
-            start.ArgumentList.Add(arg);
-        start.Environment["CI"] = "true";
-        using var process = Process.Start(start)!;
+        using var process = scenario.StartProcess();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         long peak = 0;

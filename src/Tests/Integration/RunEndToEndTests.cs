@@ -156,6 +156,25 @@ public sealed class RunEndToEndTests
     }
 
     [Test]
+    public async Task A_rejected_key_is_a_cell_error_not_a_test_result()
+    {
+        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(_hosts[1], "h2");
+        scenario.WriteMatrix(["smoke"]);
+        // h2's entry carries h1's client key, which h2 does not authorize.
+        var inventory = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(scenario.Workspace.Path("hosts.json")))!;
+        inventory["hosts"]![1]!["privateKey"] = _hosts[0].PrivateKey;
+        scenario.Workspace.WriteJson("hosts.json", inventory);
+
+        var result = await scenario.RunAsync();
+
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.Incomplete), result.ToString());
+        var cell = scenario.Report().Cells.Single(c => c.Cell.Sku.Name == "h2");
+        Assert.That(cell.Attempts.Select(a => a.ErrorKind), Is.All.EqualTo("auth-failed"));
+        Assert.That(cell.Latest!.Error, Does.Contain("authentication as root on 127.0.0.1"));
+        Assert.That(scenario.Report().Verdict.Counts.TestsFailed, Is.Zero);
+    }
+
+    [Test]
     public async Task A_test_that_sleeps_past_its_timeout_is_killed_and_reported_as_timed_out()
     {
         // A duration no other process uses: how the test finds the sleepers in the container afterwards.

@@ -55,6 +55,17 @@ public sealed class Scenario : IDisposable
         CliRunner.RunAsync([
             "run", Workspace.Path("matrix.json"), "--inventory", Workspace.Path("hosts.json"), "--out", Output, .. extra]);
 
+    /// <summary>Starts <c>testgrid run</c> as its own process (as CI would), output redirected.</summary>
+    public System.Diagnostics.Process StartProcess()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "testgrid.dll"), "run", Workspace.Path("matrix.json"),
+                     "--inventory", Workspace.Path("hosts.json"), "--out", Output })
+            start.ArgumentList.Add(arg);
+        start.Environment["CI"] = "true";
+        return System.Diagnostics.Process.Start(start)!;
+    }
+
     public RunReport Report() =>
         JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(Output, "verdict.json")), TestGridJsonContext.Default.RunReport)!;
 

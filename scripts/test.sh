@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The tests, from nothing: set the machine up, build, run every test (unit, engine, and integration against real
+# sshd hosts in containers), print "N passed, N failed", exit non-zero on any failure.
+#   sudo scripts/test.sh [extra dotnet test arguments, e.g. --filter Category!=Integration]
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+scripts/setup.sh
+
+results=$(mktemp -d -t testgrid-test-results.XXXXXX)
+export TESTGRID_REQUIRE_DOCKER=1   # the engine was set up above: its absence is a failure, not a skip
+status=0
+dotnet test TestGrid.sln -c Release --logger "trx;LogFileName=testgrid.trx" --logger "console;verbosity=normal" \
+  --results-directory "$results" "$@" || status=$?
+
+trx=$(find "$results" -name '*.trx' | head -n 1)
+if [ -z "$trx" ]; then
+  echo "0 passed, 0 failed (no test results: the build or the test host failed, exit $status)"
+  exit $(( status == 0 ? 1 : status ))
+fi
+counters=$(grep -o '<Counters [^>]*>' "$trx")
+count() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+passed=$(count passed); failed=$(count failed); total=$(count total)
+skipped=$(( total - passed - failed ))
+echo "$passed passed, $failed failed, $skipped skipped or not run (of $total)"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ] || exit 1
