@@ -21,18 +21,7 @@ for i in $(seq 1 "$count"); do
   ssh-keygen -q -t ed25519 -N '' -C "testgrid-host-$i" -f "$dir/ssh_host_ed25519_key"
   ssh-keygen -q -t ed25519 -N '' -C "testgrid-client-$i" -f "$dir/client_key"
   cp "$dir/client_key.pub" "$dir/authorized_keys"
-  cat > "$dir/sshd_config" <<CONF
-Port $port
-ListenAddress 127.0.0.1
-HostKey /etc/testgrid/ssh_host_ed25519_key
-AuthorizedKeysFile /etc/testgrid/authorized_keys
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-Subsystem sftp /usr/lib/openssh/sftp-server
-SetEnv SHLVL=1
-CONF
+  sed "s/@PORT@/$port/" "$(dirname "${BASH_SOURCE[0]}")/sshd_config.in" > "$dir/sshd_config"
   chmod 600 "$dir"/*
   docker run -d --name "testgrid-host-$i" --network host --label "$label=1" --label "testgrid.expires-at=$expires" \
     -v "$dir:/etc/testgrid:ro" "$image" \

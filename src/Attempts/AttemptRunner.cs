@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using TestGrid.Attempts.Artifacts;
+using TestGrid.Attempts.Boot;
 using TestGrid.Attempts.Suites;
 using TestGrid.Provision;
 using TestGrid.Results;
@@ -26,7 +27,6 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
         var tests = new List<TestResult>();
         Machine? machine = null;
         SshSession? session = null;
-        var remoteRoot = $"/tmp/testgrid-{request.AttemptId}";
         log.Write($"attempt {request.Number} ({request.AttemptId}) of cell {request.Cell.Name} ({request.Cell.Id}), run {request.RunId}, provider {provider.Name}");
 
         AttemptResult Result(AttemptOutcome outcome, string? kind = null, string? error = null) => new()
@@ -51,18 +51,10 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
             log.Write($"provisioned {machine.Name} in {clock.Elapsed.TotalSeconds:0.0} s");
 
             await stage(CellState.Booting, machine.Name).ConfigureAwait(false);
-            var banner = await SshBanner.WaitAsync(machine.Ssh.Host, machine.Ssh.Port, machine.ReadyTimeout, cancellationToken).ConfigureAwait(false);
-            log.Write($"SSH banner after {clock.Elapsed.TotalSeconds:0.0} s: {banner}");
-            session = await SshSession.ConnectAsync(machine.Ssh, sshOptions, cancellationToken).ConfigureAwait(false);
-            log.Write($"logged in as {machine.Ssh.User} after {clock.Elapsed.TotalSeconds:0.0} s; host key matches the pinned {machine.Ssh.HostKeyFingerprint}");
+            session = await BootStage.ReachAsync(machine, sshOptions, log, clock, cancellationToken).ConfigureAwait(false);
 
             await stage(CellState.RunningSuites, machine.Name).ConfigureAwait(false);
-            await session.ExecAsync($"rm -rf {remoteRoot} && mkdir -m 700 {remoteRoot}", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-            var files = request.Suites.SelectMany(p => p.Files.Select(f => ($"{p.Suite.Name}/{f.Path}", f.Content))).ToList();
-            await session.UploadAsync(remoteRoot, files, cancellationToken).ConfigureAwait(false);
-            log.Write($"uploaded {files.Count} files of {request.Suites.Count} suites to {remoteRoot}");
-
-            await new SuiteRunner(session, request, remoteRoot, log).RunAsync(stage, tests, cancellationToken).ConfigureAwait(false);
+            await new SuiteRunner(session, request, log).RunAsync(stage, tests, cancellationToken).ConfigureAwait(false);
             result = Result(AttemptOutcome.Completed);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -80,15 +72,15 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
             log.Write($"infrastructure error {e.Kind}: {e.Message}");
             result = Result(AttemptOutcome.InfrastructureError, e.Kind, e.Message);
         }
-        catch (InvalidOperationException e)
+        catch (RemoteCommandException e)
         {
-            // A housekeeping command on the machine failed (no /tmp, no sh): the machine cannot host tests.
+            // A housekeeping command on the machine failed (no writable /tmp, no sh): it cannot host tests.
             log.Write($"infrastructure error machine: {e.Message}");
             result = Result(AttemptOutcome.InfrastructureError, "machine", e.Message);
         }
         finally
         {
-            await TeardownAsync(machine, session, remoteRoot, log).ConfigureAwait(false);
+            await TeardownAsync(machine, session, SuiteRunner.RemoteRoot(request), log).ConfigureAwait(false);
         }
 
         log.Write($"attempt ended {result.Outcome} ({result.CellState}) after {clock.Elapsed.TotalSeconds:0.0} s");
@@ -107,7 +99,7 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
             {
                 await session.ExecAsync($"rm -rf {remoteRoot}", TimeSpan.FromSeconds(30), limit.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SshFailure or InvalidOperationException or OperationCanceledException)
+            catch (Exception e) when (e is SshFailure or RemoteCommandException or OperationCanceledException)
             {
                 log.Write($"teardown: could not remove {remoteRoot}: {e.Message}");
             }

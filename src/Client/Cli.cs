@@ -5,7 +5,7 @@ using TestGrid.Verdict;
 namespace TestGrid.Client;
 
 /// <summary>
-/// The <c>testgrid</c> command line. Exit codes: 0 PASS, 1 FAIL, 2 INCOMPLETE, 3 invalid input or usage
+/// The <c>testgrid</c> command line. Exit codes: 0 PASS, 1 FAIL, 2 INCOMPLETE (also when TestGrid itself fails), 3 invalid input or usage
 /// (<see cref="ExitCodes"/>). Data goes to stdout, diagnostics to stderr.
 /// </summary>
 public static class Cli
@@ -38,6 +38,17 @@ public static class Cli
             EnableDefaultExceptionHandler = false,
             ProcessTerminationTimeout = handleTermination ? TeardownGrace : null,
         };
-        return await parse.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await parse.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Not the input's fault (that is exit 3, with the file and path) and not a verdict: TestGrid itself or
+            // its surroundings failed, so no result can be trusted. The details are for whoever debugs it.
+            stderr.WriteLine($"error: testgrid failed: {e.Message}");
+            stderr.WriteLine(e);
+            return ExitCodes.Incomplete;
+        }
     }
 }

@@ -122,7 +122,7 @@ public sealed class SshSession : IAsyncDisposable
         var result = await RunAsync(command, timeout, output, cancellationToken).ConfigureAwait(false);
         var text = output.ToCaptured().Text;
         if (result.ExitCode != 0)
-            throw new InvalidOperationException($"'{command}' on {_target} " + (result.TimedOut ? $"timed out after {timeout.TotalSeconds:0} s" : $"exited {result.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? result.ExitSignal}") + $": {text.Trim()}");
+            throw new RemoteCommandException($"'{command}' on {_target} " + (result.TimedOut ? $"timed out after {timeout.TotalSeconds:0} s" : $"exited {result.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? result.ExitSignal}") + $": {text.Trim()}");
         return text;
     }
 

@@ -36,6 +36,9 @@ public sealed class SshFailure(SshFailureKind kind, string message, Exception? i
     };
 }
 
+/// <summary>A housekeeping command (<see cref="SshSession.ExecAsync"/>) failed on the machine.</summary>
+public sealed class RemoteCommandException(string message) : Exception(message);
+
 /// <summary>How a remote command ended.</summary>
 /// <param name="ExitCode">Null when it was killed by a signal or its exit was never reported.</param>
 public sealed record CommandResult(int? ExitCode, string? ExitSignal, bool TimedOut, TimeSpan Duration);

@@ -8,18 +8,37 @@ using TestGrid.Suites;
 namespace TestGrid.Attempts.Suites;
 
 /// <summary>
-/// Runs a cell's suites over one SSH session: each test under its timeout, its output captured with a cap, its
-/// exit code turned into an outcome (0 pass, 77 skip with the last output line as reason, anything else fail).
+/// Runs a cell's suites over one SSH session: uploads every suite once to the attempt's own folder, then runs each
+/// test under its timeout, its output captured with a cap, its exit code turned into an outcome (0 pass, 77 skip
+/// with the last output line as reason, anything else fail).
 /// </summary>
-public sealed class SuiteRunner(SshSession session, AttemptRequest request, string remoteRoot, AttemptLog log)
+public sealed class SuiteRunner(SshSession session, AttemptRequest request, AttemptLog log)
 {
+    private readonly string _remoteRoot = RemoteRoot(request);
+
+    /// <summary>The attempt's folder on the machine; teardown removes it.</summary>
+    public static string RemoteRoot(AttemptRequest request) => $"/tmp/testgrid-{request.AttemptId}";
+
     /// <summary>How much of a test's output travels in its result (head and tail each); the log keeps the whole capped output.</summary>
     public const int ExcerptChars = 2048;
 
     public const int SkipExitCode = 77;
 
-    public async Task<IReadOnlyList<TestResult>> RunAsync(StageCallback stage, List<TestResult> results, CancellationToken cancellationToken)
+    /// <summary>An attempt folder untouched this long (25 h: a test's longest timeout is 24 h) belongs to no live attempt.</summary>
+    public const int StaleFolderMinutes = 25 * 60;
+
+    /// <summary>Appends each test's result to <paramref name="results"/> as it ends, so that an attempt that breaks midway keeps what ran.</summary>
+    public async Task RunAsync(StageCallback stage, List<TestResult> results, CancellationToken cancellationToken)
     {
+        // Folders of attempts whose runner died stay behind (their processes end at their timeout's backstop); any
+        // older than the longest a test may run, plus a margin, is swept here.
+        await session.ExecAsync(
+            $"find /tmp -maxdepth 1 -type d -name 'testgrid-*' -mmin +{StaleFolderMinutes} -exec rm -rf {{}} + 2>/dev/null; " +
+            $"rm -rf {_remoteRoot} && mkdir -m 700 {_remoteRoot}", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        var files = request.Suites.SelectMany(p => p.Files.Select(f => ($"{p.Suite.Name}/{f.Path}", f.Content))).ToList();
+        await session.UploadAsync(_remoteRoot, files, cancellationToken).ConfigureAwait(false);
+        log.Write($"uploaded {files.Count} files of {request.Suites.Count} suites to {_remoteRoot}");
+
         var cell = request.Cell;
         foreach (var package in request.Suites)
         {
@@ -37,7 +56,6 @@ public sealed class SuiteRunner(SshSession session, AttemptRequest request, stri
                 results.Add(await RunTestAsync(package.Suite, test, blocking, cancellationToken).ConfigureAwait(false));
             }
         }
-        return results;
     }
 
     private async Task<TestResult> RunTestAsync(SuiteDefinition suite, TestDefinition test, bool blocking, CancellationToken cancellationToken)
@@ -98,7 +116,7 @@ public sealed class SuiteRunner(SshSession session, AttemptRequest request, stri
             ("TESTGRID_RUNNER_EPOCH", DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
         };
         var exports = string.Join(" ", environment.Select(e => $"{e.Name}={SshSession.ShellQuote(e.Value)}"));
-        return $"cd {SshSession.ShellQuote($"{remoteRoot}/{suite.Name}")} && export {exports} && exec ./{SshSession.ShellQuote(test.Script)}";
+        return $"cd {SshSession.ShellQuote($"{_remoteRoot}/{suite.Name}")} && export {exports} && exec ./{SshSession.ShellQuote(test.Script)}";
     }
 
     private async Task WriteTestLogAsync(string relativePath, SuiteDefinition suite, TestDefinition test, CommandResult result, TestOutcome outcome, CapturedOutput output)

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using TestGrid.Matrix;
 
 namespace TestGrid.Plan;

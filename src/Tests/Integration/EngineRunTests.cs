@@ -84,7 +84,7 @@ public sealed class EngineRunTests
         scenario.WriteMatrix(["slow"]);
 
         using var cancel = new CancellationTokenSource();
-        var run = CliRunner.RunAsync(cancel.Token, "run", scenario.Workspace.Path("matrix.json"), "--inventory", scenario.Workspace.Path("hosts.json"), "--out", scenario.Output);
+        var run = CliRunner.RunAsync(cancel.Token, "run", scenario.Workspace.Path("matrix.json"), "--inventory", scenario.Workspace.Path("hosts.json"), "--out", scenario.Output, "--run-id", scenario.RunId);
         await WaitUntilAsync(async () => (await host.ExecAsync($"ps -eo args | grep -c '^{marker}$' || true")).StartsWith('1'), TimeSpan.FromSeconds(60));
         cancel.Cancel();
         var result = await run;
@@ -96,7 +96,7 @@ public sealed class EngineRunTests
             Assert.That(cell.State, Is.EqualTo(CellState.Cancelled));
             Assert.That(scenario.Report().Verdict.Reasons.Single().Message, Is.EqualTo("cancelled"));
             Assert.That(await host.ExecAsync($"ps -eo args | grep -c '^{marker}$' || true"), Does.StartWith("0"), "the test's process was killed");
-            Assert.That(await host.ExecAsync("ls -d /tmp/testgrid-* 2>/dev/null | wc -l"), Does.StartWith("0"), "the attempt's folder was removed");
+            Assert.That(await host.ExecAsync(scenario.CountRemoteFolders), Does.StartWith("0"), "the attempt's folder was removed");
         });
     }
 
@@ -118,6 +118,20 @@ public sealed class EngineRunTests
         // Nobody is left to kill the test: the machine-side backstop does, at timeout + margin.
         await WaitUntilAsync(async () => !Running(await host.ExecAsync($"ps -eo args | grep -c '^{marker}$' || true")), TimeSpan.FromSeconds(30));
         Assert.That(DateTime.UtcNow - killedAt, Is.LessThan(TimeSpan.FromSeconds(2) + Ssh.SshSession.BackstopMargin + TimeSpan.FromSeconds(5)));
+    }
+
+    [Test]
+    public async Task An_attempt_sweeps_folders_that_dead_runners_left_and_spares_recent_ones()
+    {
+        var host = _hosts[2];
+        await host.ExecAsync("mkdir -p /tmp/testgrid-dead-runner /tmp/testgrid-other-runner && touch -d '26 hours ago' /tmp/testgrid-dead-runner");
+        using var scenario = new Scenario().Host(host, "h3");
+        scenario.WriteMatrix(["smoke"]);
+
+        Assert.That((await scenario.RunAsync()).ExitCode, Is.EqualTo(ExitCodes.Pass));
+
+        Assert.That(await host.ExecAsync("ls -d /tmp/testgrid-dead-runner /tmp/testgrid-other-runner 2>/dev/null"), Is.EqualTo("/tmp/testgrid-other-runner\n"));
+        await host.ExecAsync("rm -rf /tmp/testgrid-other-runner");
     }
 
     private static void AssertSequential(IEnumerable<AttemptResult> attempts)

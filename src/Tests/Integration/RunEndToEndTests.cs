@@ -50,7 +50,7 @@ public sealed class RunEndToEndTests
         // Per-attempt logs exist and each attempt's working folder is gone from its host.
         Assert.That(Directory.GetFiles(Path.Combine(scenario.Output, "cells"), "attempt.log", SearchOption.AllDirectories), Has.Length.EqualTo(3));
         foreach (var host in _hosts.Take(3))
-            Assert.That(await host.ExecAsync("ls -d /tmp/testgrid-* 2>/dev/null | wc -l"), Does.StartWith("0"));
+            Assert.That(await host.ExecAsync(scenario.CountRemoteFolders), Does.StartWith("0"));
     }
 
     [Test]
@@ -152,7 +152,7 @@ public sealed class RunEndToEndTests
         // The host never accepted a login from this run, and no working folder was made on it.
         var log = (await victim.SshdLogAsync())[before.Length..];
         Assert.That(log, Does.Not.Contain("Accepted publickey"));
-        Assert.That(await victim.ExecAsync("ls -d /tmp/testgrid-* 2>/dev/null | wc -l"), Does.StartWith("0"));
+        Assert.That(await victim.ExecAsync(scenario.CountRemoteFolders), Does.StartWith("0"));
     }
 
     [Test]

@@ -19,6 +19,12 @@ public sealed class Scenario : IDisposable
 
     public string Output => Workspace.Path("out");
 
+    /// <summary>The run's id, given on the command line so that tests can find what the run left on hosts.</summary>
+    public string RunId { get; } = $"t-{Guid.NewGuid().ToString("N")[..10]}";
+
+    /// <summary>A shell command counting this run's attempt folders on a host.</summary>
+    public string CountRemoteFolders => $"ls -d /tmp/testgrid-{RunId}-* 2>/dev/null | wc -l";
+
     /// <summary>Adds a host to the inventory under SKU label <paramref name="sku"/> (and to the matrix's SKUs).</summary>
     public Scenario Host(SshTestHost host, string sku, string? hostKey = null, int? port = null)
     {
@@ -53,14 +59,14 @@ public sealed class Scenario : IDisposable
 
     public Task<CliResult> RunAsync(params string[] extra) =>
         CliRunner.RunAsync([
-            "run", Workspace.Path("matrix.json"), "--inventory", Workspace.Path("hosts.json"), "--out", Output, .. extra]);
+            "run", Workspace.Path("matrix.json"), "--inventory", Workspace.Path("hosts.json"), "--out", Output, "--run-id", RunId, .. extra]);
 
     /// <summary>Starts <c>testgrid run</c> as its own process (as CI would), output redirected.</summary>
     public System.Diagnostics.Process StartProcess()
     {
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "testgrid.dll"), "run", Workspace.Path("matrix.json"),
-                     "--inventory", Workspace.Path("hosts.json"), "--out", Output })
+                     "--inventory", Workspace.Path("hosts.json"), "--out", Output, "--run-id", RunId })
             start.ArgumentList.Add(arg);
         start.Environment["CI"] = "true";
         return System.Diagnostics.Process.Start(start)!;

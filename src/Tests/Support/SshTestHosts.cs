@@ -72,22 +72,7 @@ public sealed class SshTestHost : IAsyncDisposable
         await Tool.RunAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", $"{name}-client", "-f", Path.Combine(folder, "client_key"));
         var fingerprint = (await Tool.RunAsync("ssh-keygen", "-l", "-E", "sha256", "-f", Path.Combine(folder, "ssh_host_ed25519_key.pub"))).Split(' ')[1];
         var port = FreePort();
-        var config = $"""
-            Port {port}
-            ListenAddress 127.0.0.1
-            HostKey /etc/testgrid/ssh_host_ed25519_key
-            AuthorizedKeysFile /etc/testgrid/authorized_keys
-            PermitRootLogin prohibit-password
-            PasswordAuthentication no
-            KbdInteractiveAuthentication no
-            UsePAM no
-            LogLevel VERBOSE
-            MaxSessions 50
-            MaxStartups 50:30:100
-            Subsystem sftp /usr/lib/openssh/sftp-server
-            SetEnv SHLVL=1
-
-            """;
+        var config = File.ReadAllText(Repo.Path("deploy", "local-hosts", "sshd_config.in")).Replace("@PORT@", port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
         var container = new ContainerBuilder(image)
             .WithImagePullPolicy(PullPolicy.Never)
             .WithName($"testgrid-test-{name}-{Guid.NewGuid().ToString("N")[..6]}")

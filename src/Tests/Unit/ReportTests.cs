@@ -1,9 +1,8 @@
 using System.Text.Json;
 using System.Xml.Linq;
-using TestGrid.Matrix;
-using TestGrid.Plan;
 using TestGrid.Reports;
 using TestGrid.Results;
+using TestGrid.Tests.Support;
 using TestGrid.Verdict;
 
 namespace TestGrid.Tests.Unit;
@@ -75,14 +74,5 @@ public sealed class ReportTests
         Assert.That(back.Cells.Single().Cell.Id, Is.EqualTo("id-a"));
     }
 
-    private static CellReport Cell(string sku, AttemptResult attempt) => new(new Cell
-    {
-        Id = $"id-{sku}",
-        Name = $"img/{sku}/r",
-        Image = new CellImage { Id = "img", Family = "debian", Arch = Arch.X64, Source = JsonDocument.Parse("{}").RootElement },
-        Sku = new SkuDefinition(sku, Arch.X64, 2, 4),
-        Region = "r",
-        Provider = "static",
-        Suites = [],
-    }, attempt.CellState, [attempt]);
+    private static CellReport Cell(string sku, AttemptResult attempt) => new(Sample.Cell(sku), attempt.CellState, [attempt]);
 }

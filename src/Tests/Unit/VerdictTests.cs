@@ -1,7 +1,7 @@
-using System.Text.Json;
 using TestGrid.Matrix;
 using TestGrid.Plan;
 using TestGrid.Results;
+using TestGrid.Tests.Support;
 using TestGrid.Verdict;
 
 namespace TestGrid.Tests.Unit;
@@ -67,7 +67,7 @@ public sealed class VerdictTests
         var verdict = VerdictCalculator.Decide([
             Cell("a", Attempt(AttemptOutcome.Cancelled)),
             Cell("b", Completed(Test("smoke", "disk", TestOutcome.Failed))),
-            new CellReport(CellOf("c"), CellState.Error, [], "no host in the inventory has SKU label 'c'"),
+            new CellReport(Sample.Cell("c"), CellState.Error, [], "no host in the inventory has SKU label 'c'"),
         ]);
         Assert.That(verdict.Status, Is.EqualTo(VerdictStatus.Fail));
         Assert.That(verdict.Reasons.Select(r => (r.Kind, r.Message)), Is.EqualTo(new[]
@@ -81,7 +81,7 @@ public sealed class VerdictTests
     [Test]
     public void Only_the_latest_attempt_counts()
     {
-        var retried = new CellReport(CellOf("a"), CellState.Passed,
+        var retried = new CellReport(Sample.Cell("a"), CellState.Passed,
             [Attempt(AttemptOutcome.InfrastructureError, kind: "unreachable", number: 1), Attempt(AttemptOutcome.Completed, number: 2, tests: [Test("smoke", "kernel", TestOutcome.Passed)])]);
         Assert.That(VerdictCalculator.Decide([retried]).Status, Is.EqualTo(VerdictStatus.Pass));
     }
@@ -119,16 +119,5 @@ public sealed class VerdictTests
         Tests = tests ?? [],
     };
 
-    private static CellReport Cell(string sku, AttemptResult attempt) => new(CellOf(sku), attempt.CellState, [attempt]);
-
-    private static Cell CellOf(string sku) => new()
-    {
-        Id = $"id-{sku}",
-        Name = $"img/{sku}/r",
-        Image = new CellImage { Id = "img", Family = "debian", Arch = Arch.X64, Source = JsonDocument.Parse("{}").RootElement },
-        Sku = new SkuDefinition(sku, Arch.X64, 2, 4),
-        Region = "r",
-        Provider = "static",
-        Suites = [],
-    };
+    private static CellReport Cell(string sku, AttemptResult attempt) => new(Sample.Cell(sku), attempt.CellState, [attempt]);
 }
