@@ -7,18 +7,12 @@ namespace TestGrid.Tests.Integration;
 
 /// <summary>How the engine schedules and stops attempts: parallelism, one attempt per static host, cancel.</summary>
 [TestFixture]
-[Category("Integration")]
-public sealed class EngineRunTests
+public sealed class EngineRunTests : IntegrationFixture
 {
-    private IReadOnlyList<SshTestHost> _hosts = [];
-
-    [OneTimeSetUp]
-    public async Task StartHostsAsync() => _hosts = await HostPool.GetAsync();
-
     [Test]
-    public async Task Cells_on_different_hosts_run_at_the_same_time()
+    public async Task Cells_on_differentHosts_run_at_the_same_time()
     {
-        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(_hosts[1], "h2").Host(_hosts[2], "h3");
+        using var scenario = new Scenario().Host(Hosts[0], "h1").Host(Hosts[1], "h2").Host(Hosts[2], "h3");
         scenario.Workspace.Suite("slow", new TestScript("wait", "sleep 3"));
         scenario.WriteMatrix(["slow"]);
 
@@ -31,7 +25,7 @@ public sealed class EngineRunTests
     [Test]
     public async Task Parallel_1_runs_one_cell_at_a_time()
     {
-        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(_hosts[1], "h2").Host(_hosts[2], "h3");
+        using var scenario = new Scenario().Host(Hosts[0], "h1").Host(Hosts[1], "h2").Host(Hosts[2], "h3");
         scenario.Workspace.Suite("slow", new TestScript("wait", "sleep 1"));
         scenario.WriteMatrix(["slow"]);
 
@@ -44,7 +38,7 @@ public sealed class EngineRunTests
     public async Task A_static_host_serves_one_attempt_at_a_time_even_when_cells_share_it()
     {
         // One host without a region serves both regions: two cells, one machine.
-        using var scenario = new Scenario().Host(_hosts[0], "h1");
+        using var scenario = new Scenario().Host(Hosts[0], "h1");
         scenario.Workspace.Suite("slow", new TestScript("wait", "sleep 2"));
         scenario.WriteMatrix(["slow"], regions: ["lab-a", "lab-b"]);
 
@@ -58,7 +52,7 @@ public sealed class EngineRunTests
     [Test]
     public async Task A_cell_that_no_host_can_serve_ends_in_error_without_an_attempt()
     {
-        using var scenario = new Scenario().Host(_hosts[0], "h1");
+        using var scenario = new Scenario().Host(Hosts[0], "h1");
         var matrix = scenario.WriteMatrix(["smoke"]);
         // Ask for a SKU no host in the inventory carries.
         var node = JsonNode.Parse(File.ReadAllText(matrix))!.AsObject();
@@ -77,15 +71,15 @@ public sealed class EngineRunTests
     [Test]
     public async Task Cancel_mid_test_kills_the_remote_processes_and_removes_the_working_folder()
     {
-        var host = _hosts[1];
-        var marker = $"sleep {Random.Shared.Next(100_000, 999_999)}";
+        var host = Hosts[1];
+        var marker = UniqueSleep();
         using var scenario = new Scenario().Host(host, "h2");
         scenario.Workspace.Suite("slow", new TestScript("wait", $"echo waiting; {marker}", TimeoutSeconds: 900));
         scenario.WriteMatrix(["slow"]);
 
         using var cancel = new CancellationTokenSource();
         var run = CliRunner.RunAsync(cancel.Token, "run", scenario.Workspace.Path("matrix.json"), "--inventory", scenario.Workspace.Path("hosts.json"), "--out", scenario.Output, "--run-id", scenario.RunId);
-        await WaitUntilAsync(async () => (await host.ExecAsync($"ps -eo args | grep -c '^{marker}$' || true")).StartsWith('1'), TimeSpan.FromSeconds(60));
+        await WaitUntilAsync(async () => await host.CountProcessesAsync(marker) == 1, TimeSpan.FromSeconds(60));
         cancel.Cancel();
         var result = await run;
 
@@ -95,7 +89,7 @@ public sealed class EngineRunTests
         {
             Assert.That(cell.State, Is.EqualTo(CellState.Cancelled));
             Assert.That(scenario.Report().Verdict.Reasons.Single().Message, Is.EqualTo("cancelled"));
-            Assert.That(await host.ExecAsync($"ps -eo args | grep -c '^{marker}$' || true"), Does.StartWith("0"), "the test's process was killed");
+            Assert.That(await host.CountProcessesAsync(marker), Is.Zero, "the test's process was killed");
             Assert.That(await host.ExecAsync(scenario.CountRemoteFolders), Does.StartWith("0"), "the attempt's folder was removed");
         });
     }
@@ -103,27 +97,26 @@ public sealed class EngineRunTests
     [Test]
     public async Task A_test_outlives_a_runner_killed_mid_test_by_at_most_its_timeout_and_a_margin()
     {
-        var host = _hosts[2];
-        var marker = $"sleep {Random.Shared.Next(100_000, 999_999)}";
+        var host = Hosts[2];
+        var marker = UniqueSleep();
         using var scenario = new Scenario().Host(host, "h3");
         scenario.Workspace.Suite("slow", new TestScript("wait", marker, TimeoutSeconds: 2));
         scenario.WriteMatrix(["slow"]);
-        bool Running(string count) => count.StartsWith('1');
 
         using var runner = scenario.StartProcess();
-        await WaitUntilAsync(async () => Running(await host.ExecAsync($"ps -eo args | grep -c '^{marker}$' || true")), TimeSpan.FromSeconds(60));
+        await WaitUntilAsync(async () => await host.CountProcessesAsync(marker) == 1, TimeSpan.FromSeconds(60));
         runner.Kill(entireProcessTree: true);
         var killedAt = DateTime.UtcNow;
 
         // Nobody is left to kill the test: the machine-side backstop does, at timeout + margin.
-        await WaitUntilAsync(async () => !Running(await host.ExecAsync($"ps -eo args | grep -c '^{marker}$' || true")), TimeSpan.FromSeconds(30));
+        await WaitUntilAsync(async () => await host.CountProcessesAsync(marker) == 0, TimeSpan.FromSeconds(30));
         Assert.That(DateTime.UtcNow - killedAt, Is.LessThan(TimeSpan.FromSeconds(2) + Ssh.SshSession.BackstopMargin + TimeSpan.FromSeconds(5)));
     }
 
     [Test]
     public async Task An_attempt_sweeps_folders_that_dead_runners_left_and_spares_recent_ones()
     {
-        var host = _hosts[2];
+        var host = Hosts[2];
         await host.ExecAsync("mkdir -p /tmp/testgrid-dead-runner /tmp/testgrid-other-runner && touch -d '26 hours ago' /tmp/testgrid-dead-runner");
         using var scenario = new Scenario().Host(host, "h3");
         scenario.WriteMatrix(["smoke"]);
@@ -139,15 +132,5 @@ public sealed class EngineRunTests
         var ordered = attempts.OrderBy(a => a.StartedAt).ToList();
         for (var i = 1; i < ordered.Count; i++)
             Assert.That(ordered[i].StartedAt, Is.GreaterThanOrEqualTo(ordered[i - 1].EndedAt), $"attempt {ordered[i].AttemptId} started before {ordered[i - 1].AttemptId} ended");
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan within)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"condition not met within {within}");
-            await Task.Delay(200);
-        }
     }
 }

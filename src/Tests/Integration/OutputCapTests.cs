@@ -11,22 +11,19 @@ namespace TestGrid.Tests.Integration;
 /// so that its peak resident memory (VmHWM) can be read and compared with a run whose tests print almost nothing.
 /// </summary>
 [TestFixture]
-[Category("Integration")]
-public sealed class OutputCapTests
+public sealed class OutputCapTests : IntegrationFixture
 {
     private const long HundredMegabytes = 100L * 1024 * 1024;
 
     [Test]
     public async Task A_test_printing_100_MB_is_capped_and_the_runner_memory_stays_bounded()
     {
-        var hosts = await HostPool.GetAsync();
-
-        using var quiet = new Scenario().Host(hosts[0], "h1");
+        using var quiet = new Scenario().Host(Hosts[0], "h1");
         quiet.Workspace.Suite("out", new TestScript("flood", "echo a little output"));
         quiet.WriteMatrix(["out"]);
         var (quietExit, quietPeak) = await RunProcessAsync(quiet);
 
-        using var loud = new Scenario().Host(hosts[0], "h1");
+        using var loud = new Scenario().Host(Hosts[0], "h1");
         loud.Workspace.Suite("out", new TestScript("flood", $"yes 'a line of output that goes on and on' | head -c {HundredMegabytes}", TimeoutSeconds: 120));
         loud.WriteMatrix(["out"]);
         var watch = Stopwatch.StartNew();

@@ -11,18 +11,12 @@ namespace TestGrid.Tests.Integration;
 /// OpenSSH servers in containers; each asserts the exit code, the verdict's reasons and what happened on the hosts.
 /// </summary>
 [TestFixture]
-[Category("Integration")]
-public sealed class RunEndToEndTests
+public sealed class RunEndToEndTests : IntegrationFixture
 {
-    private IReadOnlyList<SshTestHost> _hosts = [];
-
-    [OneTimeSetUp]
-    public async Task StartHostsAsync() => _hosts = await HostPool.GetAsync();
-
     [Test]
-    public async Task All_cells_pass_on_three_hosts_gives_PASS_and_exit_0()
+    public async Task All_cells_pass_on_threeHosts_gives_PASS_and_exit_0()
     {
-        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(_hosts[1], "h2").Host(_hosts[2], "h3");
+        using var scenario = new Scenario().Host(Hosts[0], "h1").Host(Hosts[1], "h2").Host(Hosts[2], "h3");
         scenario.WriteMatrix(["smoke"]);
 
         var result = await scenario.RunAsync();
@@ -49,14 +43,14 @@ public sealed class RunEndToEndTests
         Assert.That((int)junit.Root.Attribute("skipped")!, Is.EqualTo(3));
         // Per-attempt logs exist and each attempt's working folder is gone from its host.
         Assert.That(Directory.GetFiles(Path.Combine(scenario.Output, "cells"), "attempt.log", SearchOption.AllDirectories), Has.Length.EqualTo(3));
-        foreach (var host in _hosts.Take(3))
+        foreach (var host in Hosts.Take(3))
             Assert.That(await host.ExecAsync(scenario.CountRemoteFolders), Does.StartWith("0"));
     }
 
     [Test]
     public async Task A_failing_blocking_test_gives_FAIL_naming_cell_test_and_output()
     {
-        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(_hosts[1], "h2");
+        using var scenario = new Scenario().Host(Hosts[0], "h1").Host(Hosts[1], "h2");
         scenario.Workspace.Suite("checks",
             new TestScript("disk-quota", """[ "$TESTGRID_SKU" = h2 ] || exit 0; echo "quota check failed: /var has 3 MiB free, expected 100"; exit 1"""));
         scenario.WriteMatrix(["smoke", "checks"]);
@@ -81,7 +75,7 @@ public sealed class RunEndToEndTests
     [Test]
     public async Task An_advisory_failure_alone_stays_PASS_and_is_reported_as_a_warning()
     {
-        using var scenario = new Scenario().Host(_hosts[0], "h1");
+        using var scenario = new Scenario().Host(Hosts[0], "h1");
         scenario.Workspace.Suite("checks",
             new TestScript("motd", "echo 'motd is missing the support link'; exit 1", Blocking: false),
             new TestScript("ok", "echo fine"));
@@ -96,7 +90,7 @@ public sealed class RunEndToEndTests
         Assert.That(result.Out, Does.Contain("Advisory failures"));
 
         // The policy can make the same test block: then the run fails.
-        using var strict = new Scenario().Host(_hosts[0], "h1");
+        using var strict = new Scenario().Host(Hosts[0], "h1");
         strict.Workspace.Suite("checks", new TestScript("motd", "echo 'motd is missing the support link'; exit 1", Blocking: false));
         strict.WriteMatrix(["checks"], policy: new JsonObject { ["blocking"] = new JsonArray("checks/motd") });
         Assert.That((await strict.RunAsync()).ExitCode, Is.EqualTo(ExitCodes.Fail));
@@ -106,7 +100,7 @@ public sealed class RunEndToEndTests
     public async Task One_host_down_gives_INCOMPLETE_and_exit_2_while_other_cells_complete()
     {
         var deadPort = FreePort();
-        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(_hosts[1], "h2").Host(_hosts[2], "down", port: deadPort);
+        using var scenario = new Scenario().Host(Hosts[0], "h1").Host(Hosts[1], "h2").Host(Hosts[2], "down", port: deadPort);
         scenario.WriteMatrix(["smoke"], readyTimeoutSeconds: 2);
 
         var result = await scenario.RunAsync();
@@ -133,9 +127,9 @@ public sealed class RunEndToEndTests
     [Test]
     public async Task A_wrong_pinned_host_key_is_a_cell_error_and_nothing_runs_on_that_host()
     {
-        var victim = _hosts[3];
+        var victim = Hosts[3];
         var before = await victim.SshdLogAsync();
-        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(victim, "h4", hostKey: _hosts[0].HostKey);
+        using var scenario = new Scenario().Host(Hosts[0], "h1").Host(victim, "h4", hostKey: Hosts[0].HostKey);
         scenario.WriteMatrix(["smoke"]);
 
         var result = await scenario.RunAsync();
@@ -146,7 +140,7 @@ public sealed class RunEndToEndTests
         {
             Assert.That(cell.State, Is.EqualTo(CellState.Error));
             Assert.That(cell.Attempts.Select(a => a.ErrorKind), Is.All.EqualTo("host-key-mismatch"));
-            Assert.That(cell.Latest!.Error, Does.Contain(victim.HostKey).And.Contain(_hosts[0].HostKey));
+            Assert.That(cell.Latest!.Error, Does.Contain(victim.HostKey).And.Contain(Hosts[0].HostKey));
             Assert.That(cell.Attempts.SelectMany(a => a.Tests), Is.Empty);
         });
         // The host never accepted a login from this run, and no working folder was made on it.
@@ -158,11 +152,11 @@ public sealed class RunEndToEndTests
     [Test]
     public async Task A_rejected_key_is_a_cell_error_not_a_test_result()
     {
-        using var scenario = new Scenario().Host(_hosts[0], "h1").Host(_hosts[1], "h2");
+        using var scenario = new Scenario().Host(Hosts[0], "h1").Host(Hosts[1], "h2");
         scenario.WriteMatrix(["smoke"]);
         // h2's entry carries h1's client key, which h2 does not authorize.
         var inventory = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(scenario.Workspace.Path("hosts.json")))!;
-        inventory["hosts"]![1]!["privateKey"] = _hosts[0].PrivateKey;
+        inventory["hosts"]![1]!["privateKey"] = Hosts[0].PrivateKey;
         scenario.Workspace.WriteJson("hosts.json", inventory);
 
         var result = await scenario.RunAsync();
@@ -177,9 +171,8 @@ public sealed class RunEndToEndTests
     [Test]
     public async Task A_test_that_sleeps_past_its_timeout_is_killed_and_reported_as_timed_out()
     {
-        // A duration no other process uses: how the test finds the sleepers in the container afterwards.
-        var marker = $"sleep {Random.Shared.Next(100_000, 999_999)}";
-        using var scenario = new Scenario().Host(_hosts[0], "h1");
+        var marker = UniqueSleep();
+        using var scenario = new Scenario().Host(Hosts[0], "h1");
         scenario.Workspace.Suite("slow",
             // A child in the background and one in the foreground: the whole process group must go.
             new TestScript("sleeper", $"echo starting; sh -c '{marker}' & {marker}", TimeoutSeconds: 2),
@@ -198,15 +191,17 @@ public sealed class RunEndToEndTests
             Assert.That(sleeper.Duration, Is.LessThan(TimeSpan.FromSeconds(20)));
             Assert.That(tests.Single(t => t.Test == "after").Outcome, Is.EqualTo(TestOutcome.Passed));
         });
-        Assert.That(await _hosts[0].ExecAsync($"ps -eo args | grep -c '^{marker}$' || true"), Does.StartWith("0"), "the timed-out test's processes must be gone");
+        Assert.That(await Hosts[0].CountProcessesAsync(marker), Is.Zero, "the timed-out test's processes must be gone");
         // Control: the same probe does see such a process while one lives.
-        Assert.That(await _hosts[0].ExecAsync($"{marker} & sleep 0.2; ps -eo args | grep -c '^{marker}$'; kill $!"), Does.StartWith("1"));
+        await Hosts[0].ExecAsync($"({marker} >/dev/null 2>&1 &)");
+        Assert.That(await Hosts[0].CountProcessesAsync(marker), Is.EqualTo(1));
+        await Hosts[0].ExecAsync($"pkill -f '^{marker}$'");
     }
 
     [Test]
     public async Task An_invalid_matrix_exits_3_naming_file_and_path_and_runs_nothing()
     {
-        using var scenario = new Scenario().Host(_hosts[0], "h1");
+        using var scenario = new Scenario().Host(Hosts[0], "h1");
         var matrix = scenario.WriteMatrix(["smoke"]);
         File.WriteAllText(matrix, File.ReadAllText(matrix).Replace("\"x64\"", "\"amd64\"", StringComparison.Ordinal));
 

@@ -58,6 +58,10 @@ public sealed class SshTestHost : IAsyncDisposable
         return result.Stdout + result.Stderr;
     }
 
+    /// <summary>How many processes on the host run exactly <paramref name="commandLine"/>.</summary>
+    public async Task<int> CountProcessesAsync(string commandLine) =>
+        int.Parse((await ExecAsync($"ps -eo args | grep -c '^{commandLine}$' || true")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>What sshd logged: which logins it accepted.</summary>
     public async Task<string> SshdLogAsync()
     {
