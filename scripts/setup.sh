@@ -22,7 +22,8 @@ command -v dotnet >/dev/null && dotnet --list-sdks | grep -q '^10\.' || {
 }
 
 missing=()
-command -v docker >/dev/null || missing+=(docker.io)
+# The engine, not the client: some machines carry a docker CLI with no engine behind it.
+docker info >/dev/null 2>&1 || command -v dockerd >/dev/null || missing+=(docker.io)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v ip >/dev/null || missing+=(iproute2)
