@@ -41,8 +41,22 @@ public sealed class SshSession : IAsyncDisposable
         return new SshSession(client, connection, target, options);
     }
 
-    /// <summary>Uploads files below <paramref name="remoteRoot"/> over SFTP, each with mode 0755.</summary>
-    public async Task UploadAsync(string remoteRoot, IEnumerable<(string Path, byte[] Content)> files, CancellationToken cancellationToken)
+    /// <summary>Uploads files below <paramref name="remoteRoot"/> over SFTP, each with mode 0755, within <paramref name="timeout"/>.</summary>
+    public async Task UploadAsync(string remoteRoot, IEnumerable<(string Path, byte[] Content)> files, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(timeout);
+        try
+        {
+            await UploadAsync(remoteRoot, files, limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new SshFailure(SshFailureKind.ConnectionLost, $"upload to {_target} did not finish within {timeout.TotalSeconds:0} s");
+        }
+    }
+
+    private async Task UploadAsync(string remoteRoot, IEnumerable<(string Path, byte[] Content)> files, CancellationToken cancellationToken)
     {
         using var sftp = new SftpClient(_connection);
         await ConnectPinnedAsync(sftp, _target, cancellationToken).ConfigureAwait(false);

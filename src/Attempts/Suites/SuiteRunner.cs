@@ -24,6 +24,9 @@ public sealed class SuiteRunner(SshSession session, AttemptRequest request, Atte
 
     public const int SkipExitCode = 77;
 
+    /// <summary>Suites are at most 8 MiB: a machine that takes longer than this to take them is not healthy.</summary>
+    public static readonly TimeSpan UploadTimeout = TimeSpan.FromMinutes(5);
+
     /// <summary>An attempt folder untouched this long (25 h: a test's longest timeout is 24 h) belongs to no live attempt.</summary>
     public const int StaleFolderMinutes = 25 * 60;
 
@@ -36,7 +39,7 @@ public sealed class SuiteRunner(SshSession session, AttemptRequest request, Atte
             $"find /tmp -maxdepth 1 -type d -name 'testgrid-*' -mmin +{StaleFolderMinutes} -exec rm -rf {{}} + 2>/dev/null; " +
             $"rm -rf {_remoteRoot} && mkdir -m 700 {_remoteRoot}", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         var files = request.Suites.SelectMany(p => p.Files.Select(f => ($"{p.Suite.Name}/{f.Path}", f.Content))).ToList();
-        await session.UploadAsync(_remoteRoot, files, cancellationToken).ConfigureAwait(false);
+        await session.UploadAsync(_remoteRoot, files, UploadTimeout, cancellationToken).ConfigureAwait(false);
         log.Write($"uploaded {files.Count} files of {request.Suites.Count} suites to {_remoteRoot}");
 
         var cell = request.Cell;
