@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
 # Prepares a machine for TestGrid's main job and tests; safe to run again (each step checks first).
-#  - Debian packages: docker.io (a Docker engine for the test hosts), mmdebstrap (image recipes), openssh-client
-#    (ssh-keygen), iproute2;
-#  - a running Docker engine: the system's, or dockerd started here with loopback-only settings;
-#  - the debian12-sshd image, built from Debian packages and cached by recipe hash ($TESTGRID_CACHE).
-# Needs root for the first two when something is missing; otherwise prints the command to run and exits 3.
+#   scripts/setup.sh [--no-docker] [--images RECIPE...]
+#  - Debian packages: QEMU for x64 and arm64 guests (qemu-system-x86, qemu-system-arm, qemu-utils), qemu-user-static
+#    and binfmt-support (to build arm64 images on x64), mmdebstrap and e2fsprogs (image recipes), openssh-client
+#    (ssh-keygen, ssh-keyscan), util-linux (setsid), and docker.io (a Docker engine for the tests' SSH hosts);
+#  - qemu-user registered with binfmt_misc for foreign-arch image builds;
+#  - a running Docker engine (unless --no-docker): the system's, or dockerd started with loopback-only settings;
+#  - images, cached by recipe hash in $TESTGRID_CACHE: the debian12-sshd container image (unless --no-docker) and
+#    the VM images named after --images.
+# Needs root for packages, binfmt and dockerd when something is missing; otherwise prints the command to run and exits 3.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 say() { echo "setup: $*" >&2; }
+docker=true
+vm_images=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --no-docker) docker=false ;;
+    --images) shift; while [ $# -gt 0 ] && [[ $1 != --* ]]; do vm_images+=("$1"); shift; done; continue ;;
+    *) say "unknown argument $1"; exit 3 ;;
+  esac
+  shift
+done
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; return; fi
@@ -22,18 +36,34 @@ command -v dotnet >/dev/null && dotnet --list-sdks | grep -q '^10\.' || {
 }
 
 missing=()
-# The engine, not the client: some machines carry a docker CLI with no engine behind it.
-docker info >/dev/null 2>&1 || command -v dockerd >/dev/null || missing+=(docker.io)
+if $docker; then
+  # The engine, not the client: some machines carry a docker CLI with no engine behind it.
+  docker info >/dev/null 2>&1 || command -v dockerd >/dev/null || missing+=(docker.io)
+fi
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+command -v setsid >/dev/null || missing+=(util-linux)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
+command -v qemu-img >/dev/null || missing+=(qemu-utils)
+[ -e /usr/bin/qemu-aarch64-static ] || [ "$(dpkg --print-architecture)" = arm64 ] || missing+=(qemu-user-static binfmt-support)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-if ! docker info >/dev/null 2>&1; then
+# Foreign-arch image builds run the guest's package scripts through qemu-user.
+foreign=$([ "$(dpkg --print-architecture)" = arm64 ] && echo x86_64 || echo aarch64)
+if [ ! -e "/proc/sys/fs/binfmt_misc/qemu-$foreign" ]; then
+  say "registering qemu-$foreign with binfmt_misc"
+  [ -e /proc/sys/fs/binfmt_misc/register ] || as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  as_root update-binfmts --enable "qemu-$foreign"
+fi
+
+if $docker && ! docker info >/dev/null 2>&1; then
   if [ -d /run/systemd/system ] && systemctl list-unit-files docker.service >/dev/null 2>&1; then
     say "starting docker.service"
     as_root systemctl start docker
@@ -47,5 +77,6 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { say "the Docker engine did not come up; see /var/log/testgrid-dockerd.log"; exit 2; }
 fi
 
-"$repo/deploy/images/docker-image.sh" debian12-sshd >/dev/null
+if $docker; then "$repo/deploy/images/docker-image.sh" debian12-sshd >/dev/null; fi
+for recipe in "${vm_images[@]}"; do "$repo/deploy/images/vm-image.sh" "$recipe" >/dev/null; done
 say "ready"

@@ -15,8 +15,16 @@ recipe_path() {
   echo "$path"
 }
 
-# recipe_hash NAME -> 16 hex digits over the recipe and every script that builds from it.
+# recipe_hash NAME -> 16 hex digits over the recipe and every script and file that builds from it
+# (lib.sh, rootfs.sh, and the recipe's HOOK: hooks/HOOK.sh with the files in hooks/HOOK/).
 recipe_hash() {
-  local path; path=$(recipe_path "$1")
-  cat "$path" "$images_dir/lib.sh" "$images_dir/rootfs.sh" | sha256sum | cut -c1-16
+  local path hook; path=$(recipe_path "$1")
+  hook=$(sed -n 's/^HOOK=//p' "$path")
+  {
+    cat "$path" "$images_dir/lib.sh" "$images_dir/rootfs.sh"
+    if [[ -n $hook ]]; then
+      cat "$images_dir/hooks/$hook.sh"
+      find "$images_dir/hooks/$hook" -type f | LC_ALL=C sort | while read -r f; do echo "${f#"$images_dir"/}"; cat "$f"; done
+    fi
+  } | sha256sum | cut -c1-16
 }

@@ -9,6 +9,7 @@ namespace TestGrid.Attempts;
 /// <param name="Suites">The cell's suites with their files, in the cell's order.</param>
 /// <param name="Resource">The exclusive resource the capacity lease granted (a static host), if any.</param>
 /// <param name="OutputRoot">The run's output folder on this machine.</param>
+/// <param name="KeepFailedFor">Keep a machine whose attempt failed or errored this long (<c>--keep failed</c>), instead of destroying it.</param>
 public sealed record AttemptRequest(
     string RunId,
     Cell Cell,
@@ -17,7 +18,8 @@ public sealed record AttemptRequest(
     IReadOnlyList<SuitePackage> Suites,
     PolicyDefinition Policy,
     string? Resource,
-    string OutputRoot);
+    string OutputRoot,
+    TimeSpan? KeepFailedFor = null);
 
 /// <summary>Reports where an attempt stands; <paramref name="detail"/> names the machine or the running test.</summary>
 public delegate Task StageCallback(CellState stage, string? detail);

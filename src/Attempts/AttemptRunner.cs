@@ -25,6 +25,7 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         var tests = new List<TestResult>();
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         Machine? machine = null;
         SshSession? session = null;
         log.Write($"attempt {request.Number} ({request.AttemptId}) of cell {request.Cell.Name} ({request.Cell.Id}), run {request.RunId}, provider {provider.Name}");
@@ -41,20 +42,23 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
             EndedAt = DateTimeOffset.UtcNow,
             Tests = tests,
             Artifacts = folder,
+            Metrics = metrics,
         };
 
-        AttemptResult result;
+        AttemptResult? result = null;
+        string? kept = null;
         try
         {
             await stage(CellState.Provisioning, null).ConfigureAwait(false);
-            machine = await provider.ProvisionAsync(new ProvisionRequest(request.RunId, request.Cell, request.AttemptId, request.Resource, log), cancellationToken).ConfigureAwait(false);
+            var provision = new ProvisionRequest(request.RunId, request.Cell, request.AttemptId, request.Resource, Path.Combine(request.OutputRoot, folder), log);
+            machine = await provider.ProvisionAsync(provision, cancellationToken).ConfigureAwait(false);
             log.Write($"provisioned {machine.Name} in {clock.Elapsed.TotalSeconds:0.0} s");
 
             await stage(CellState.Booting, machine.Name).ConfigureAwait(false);
-            session = await BootStage.ReachAsync(machine, sshOptions, log, clock, cancellationToken).ConfigureAwait(false);
+            (session, machine) = await BootStage.ReachAsync(machine, sshOptions, log, clock, metrics, cancellationToken).ConfigureAwait(false);
 
             await stage(CellState.RunningSuites, machine.Name).ConfigureAwait(false);
-            await new SuiteRunner(session, request, log).RunAsync(stage, tests, cancellationToken).ConfigureAwait(false);
+            await new SuiteRunner(session, request, machine, metrics, log).RunAsync(stage, tests, cancellationToken).ConfigureAwait(false);
             result = Result(AttemptOutcome.Completed);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -80,40 +84,51 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
         }
         finally
         {
-            await TeardownAsync(machine, session, SuiteRunner.RemoteRoot(request), log).ConfigureAwait(false);
+            kept = await TeardownAsync(machine, session, result, request, log).ConfigureAwait(false);
         }
 
+        result = result with { Kept = kept, EndedAt = DateTimeOffset.UtcNow };
         log.Write($"attempt ended {result.Outcome} ({result.CellState}) after {clock.Elapsed.TotalSeconds:0.0} s");
         await using (var file = File.Create(Path.Combine(request.OutputRoot, folder, "result.json")))
             await System.Text.Json.JsonSerializer.SerializeAsync(file, result, TestGridJsonContext.Default.AttemptResult, CancellationToken.None).ConfigureAwait(false);
         return result;
     }
 
-    /// <summary>Removes the attempt's working folder and destroys the machine, bounded in time and deaf to the attempt's cancel.</summary>
-    private async Task TeardownAsync(Machine? machine, SshSession? session, string remoteRoot, AttemptLog log)
+    /// <summary>
+    /// Removes the attempt's working folder and destroys the machine, bounded in time and deaf to the attempt's
+    /// cancel; or, with <c>--keep failed</c> and a failed or errored attempt, keeps the machine and returns how to reach it.
+    /// </summary>
+    private async Task<string?> TeardownAsync(Machine? machine, SshSession? session, AttemptResult? result, AttemptRequest request, AttemptLog log)
     {
         using var limit = new CancellationTokenSource(TeardownTimeout);
         if (session is not null)
         {
             try
             {
-                await session.ExecAsync($"rm -rf {remoteRoot}", TimeSpan.FromSeconds(30), limit.Token).ConfigureAwait(false);
+                await session.ExecAsync($"rm -rf {SuiteRunner.RemoteRoot(request)}", TimeSpan.FromSeconds(30), limit.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is SshFailure or RemoteCommandException or OperationCanceledException)
             {
-                log.Write($"teardown: could not remove {remoteRoot}: {e.Message}");
+                log.Write($"teardown: could not remove {SuiteRunner.RemoteRoot(request)}: {e.Message}");
             }
             await session.DisposeAsync().ConfigureAwait(false);
         }
-        if (machine is null) return;
+        if (machine is null) return null;
         try
         {
+            if (request.KeepFailedFor is { } keepFor && result?.CellState is CellState.Failed or CellState.Error
+                && await provider.KeepAsync(machine, DateTimeOffset.UtcNow + keepFor, limit.Token).ConfigureAwait(false) is { } reach)
+            {
+                log.Write($"teardown: kept {machine.Name} (--keep failed): {reach}");
+                return reach;
+            }
             await provider.DestroyAsync(machine, limit.Token).ConfigureAwait(false);
             log.Write($"teardown: {machine.Name} released");
         }
-        catch (Exception e) when (e is ProvisionException or OperationCanceledException or IOException)
+        catch (Exception e) when (e is ProvisionException or OperationCanceledException or IOException or TimeoutException)
         {
             log.Write($"teardown: destroying {machine.Name} failed: {e.Message}");
         }
+        return null;
     }
 }

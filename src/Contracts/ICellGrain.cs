@@ -38,4 +38,5 @@ public sealed record CellWork
     [Id(3)] public required PolicyDefinition Policy { get; init; }
     [Id(4)] public required ProviderSpec Provider { get; init; }
     [Id(5)] public required string OutputRoot { get; init; }
+    [Id(6)] public TimeSpan? KeepFailedFor { get; init; }
 }

@@ -50,6 +50,9 @@ public sealed record RunSpec
     [Id(6)] public required string OutputRoot { get; init; }
 
     [Id(7)] public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Keep machines of failed or errored attempts this long (<c>--keep failed</c>); null destroys them.</summary>
+    [Id(8)] public TimeSpan? KeepFailedFor { get; init; }
 }
 
 /// <summary>A cell's state change. Terminal updates carry every attempt.</summary>

@@ -9,7 +9,7 @@ public static class HostingExtensions
 {
     /// <summary>
     /// Everything a silo needs to host TestGrid's grains: serialization of domain values, the providers, SSH options,
-    /// capacity limits, and grain storage. Storage is in memory for now; the same name is what a durable provider
+    /// capacity limits (QEMU: this host's cores), and grain storage. Storage is in memory for now; the same name is what a durable provider
     /// will register.
     /// </summary>
     public static ISiloBuilder AddTestGrid(this ISiloBuilder silo, Action<CapacityOptions>? capacity = null)
@@ -18,7 +18,12 @@ public static class HostingExtensions
         silo.Services.AddTestGridSerialization();
         silo.Services.AddSingleton<IProviderFactory, ProviderFactory>();
         silo.Services.AddSingleton(new SshSessionOptions());
-        silo.Services.AddOptions<CapacityOptions>().Configure(options => capacity?.Invoke(options));
+        silo.Services.AddOptions<CapacityOptions>().Configure(options =>
+        {
+            // QEMU under TCG is CPU-bound: admit guests by this host's cores unless told otherwise.
+            options.UnitLimits[Qemu.QemuProvider.ProviderName] = Environment.ProcessorCount;
+            capacity?.Invoke(options);
+        });
         return silo;
     }
 }

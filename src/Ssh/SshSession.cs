@@ -22,6 +22,9 @@ public sealed class SshSession : IAsyncDisposable
     /// <summary>How much later than the runner's own timeout the machine-side backstop fires.</summary>
     public static readonly TimeSpan BackstopMargin = TimeSpan.FromSeconds(10);
 
+    /// <summary>Where this session keeps the pid files of its commands on the machine; removed when the session ends.</summary>
+    private readonly string _controlDir = $"/tmp/.testgrid-{Guid.NewGuid():N}";
+
     private SshSession(SshClient client, ConnectionInfo connection, SshTarget target, SshSessionOptions options)
     {
         _client = client;
@@ -88,13 +91,13 @@ public sealed class SshSession : IAsyncDisposable
     /// <exception cref="SshFailure">The connection dropped.</exception>
     public async Task<CommandResult> RunAsync(string command, TimeSpan timeout, OutputCapture output, CancellationToken cancellationToken)
     {
-        var pidFile = $"/tmp/.testgrid-{Guid.NewGuid():N}.pid";
+        var pidFile = $"{_controlDir}/{Guid.NewGuid():N}.pid";
         // $$ of this shell is the group leader (sshd starts the session's shell in its own group); exec keeps the pid.
         // Where coreutils' or busybox's timeout exists it is a backstop on the machine itself, so that a test outlives
         // a runner that died by at most its timeout plus a margin; it keeps $$ as the group leader.
         var backstop = (int)Math.Ceiling((timeout + BackstopMargin).TotalSeconds);
         var quoted = ShellQuote(command);
-        var wrapped = $"echo $$ > {pidFile} && exec 2>&1 </dev/null && " +
+        var wrapped = $"mkdir -p -m 700 {_controlDir} && echo $$ > {pidFile} && exec 2>&1 </dev/null && " +
                       $"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {backstop} sh -c {quoted}; else exec sh -c {quoted}; fi";
         using var ssh = _client.CreateCommand(wrapped);
         var watch = Stopwatch.StartNew();
@@ -123,10 +126,6 @@ public sealed class SshSession : IAsyncDisposable
         {
             throw new SshFailure(SshFailureKind.ConnectionLost, $"connection to {_target} lost after {watch.Elapsed.TotalSeconds:0.0} s: {e.Message}", e);
         }
-        finally
-        {
-            await ExecQuietlyAsync($"rm -f {pidFile}").ConfigureAwait(false);
-        }
     }
 
     /// <summary>Runs a short housekeeping command; returns its capped output, or throws on a non-zero exit.</summary>
@@ -140,10 +139,10 @@ public sealed class SshSession : IAsyncDisposable
         return text;
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await ExecQuietlyAsync($"rm -rf {_controlDir}").ConfigureAwait(false);
         _client.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>Single-quotes a string for POSIX sh.</summary>
@@ -216,17 +215,17 @@ public sealed class SshSession : IAsyncDisposable
         client.HostKeyReceived += (_, e) =>
         {
             presented = "SHA256:" + e.FingerPrintSHA256;
-            e.CanTrust = string.Equals(presented, target.HostKeyFingerprint, StringComparison.Ordinal);
+            e.CanTrust = target.HostKeys.Contains(presented, StringComparer.Ordinal);
         };
         try
         {
             await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (presented is not null && presented != target.HostKeyFingerprint && e is SshException)
+        catch (Exception e) when (presented is not null && !target.HostKeys.Contains(presented, StringComparer.Ordinal) && e is SshException)
         {
             client.Dispose();
             throw new SshFailure(SshFailureKind.HostKeyMismatch,
-                $"host key of {target} is {presented}, not the pinned {target.HostKeyFingerprint}; nothing was sent to it", e);
+                $"host key of {target} is {presented}, not the pinned {string.Join(" or ", target.HostKeys)}; nothing was sent to it", e);
         }
         catch (SshAuthenticationException e)
         {

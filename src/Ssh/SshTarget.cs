@@ -1,8 +1,8 @@
 namespace TestGrid.Ssh;
 
 /// <summary>Where and how to log in. Holds a key's path, never its contents; its text form is safe to log.</summary>
-/// <param name="HostKeyFingerprint">The pinned host key, <c>SHA256:</c> and 43 base64 characters.</param>
-public sealed record SshTarget(string Host, int Port, string User, string PrivateKeyPath, string HostKeyFingerprint)
+/// <param name="HostKeys">The pinned host keys (<c>SHA256:</c> and 43 base64 characters each); the host must present one of them.</param>
+public sealed record SshTarget(string Host, int Port, string User, string PrivateKeyPath, IReadOnlyList<string> HostKeys)
 {
     public override string ToString() => $"{User}@{Host}:{Port}";
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.RegularExpressions;
 using TestGrid.Attempts.Artifacts;
 using TestGrid.Results;
 using TestGrid.Ssh;
@@ -12,7 +13,7 @@ namespace TestGrid.Attempts.Suites;
 /// test under its timeout, its output captured with a cap, its exit code turned into an outcome (0 pass, 77 skip
 /// with the last output line as reason, anything else fail).
 /// </summary>
-public sealed class SuiteRunner(SshSession session, AttemptRequest request, AttemptLog log)
+public sealed partial class SuiteRunner(SshSession session, AttemptRequest request, Provision.Machine machine, Dictionary<string, double> metrics, AttemptLog log)
 {
     private readonly string _remoteRoot = RemoteRoot(request);
 
@@ -36,8 +37,8 @@ public sealed class SuiteRunner(SshSession session, AttemptRequest request, Atte
         // Folders of attempts whose runner died stay behind (their processes end at their timeout's backstop); any
         // older than the longest a test may run, plus a margin, is swept here.
         await session.ExecAsync(
-            $"find /tmp -maxdepth 1 -type d -name 'testgrid-*' -mmin +{StaleFolderMinutes} -exec rm -rf {{}} + 2>/dev/null; " +
-            $"rm -rf {_remoteRoot} && mkdir -m 700 {_remoteRoot}", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            $"find /tmp -maxdepth 1 -type d \\( -name 'testgrid-*' -o -name '.testgrid-*' \\) -mmin +{StaleFolderMinutes} -exec rm -rf {{}} + 2>/dev/null; " +
+            $"rm -rf {_remoteRoot} && mkdir -m 700 {_remoteRoot} {_remoteRoot}/.metrics", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         var files = request.Suites.SelectMany(p => p.Files.Select(f => ($"{p.Suite.Name}/{f.Path}", f.Content))).ToList();
         await session.UploadAsync(_remoteRoot, files, UploadTimeout, cancellationToken).ConfigureAwait(false);
         log.Write($"uploaded {files.Count} files of {request.Suites.Count} suites to {_remoteRoot}");
@@ -56,9 +57,21 @@ public sealed class SuiteRunner(SshSession session, AttemptRequest request, Atte
                     continue;
                 }
                 await stage(CellState.RunningSuites, $"{package.Suite.Name}/{test.Id}").ConfigureAwait(false);
-                results.Add(await RunTestAsync(package.Suite, test, blocking, cancellationToken).ConfigureAwait(false));
+                results.Add(test.Check is { } check
+                    ? await RunCheckAsync(package.Suite, test, check, blocking).ConfigureAwait(false)
+                    : await RunTestAsync(package.Suite, test, blocking, cancellationToken).ConfigureAwait(false));
             }
         }
+    }
+
+    private async Task<TestResult> RunCheckAsync(SuiteDefinition suite, TestDefinition test, string check, bool blocking)
+    {
+        log.Write($"{suite.Name}/{test.Id}: runner check {check}");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var outcome = RunnerChecks.Run(check, request, machine, metrics);
+        var output = new OutputCapture();
+        output.Append(Encoding.UTF8.GetBytes(outcome.Output));
+        return await RecordAsync(suite, test, blocking, outcome.Result, outcome.Reason, null, watch.Elapsed, output.ToCaptured(), new Dictionary<string, double>()).ConfigureAwait(false);
     }
 
     private async Task<TestResult> RunTestAsync(SuiteDefinition suite, TestDefinition test, bool blocking, CancellationToken cancellationToken)
@@ -77,24 +90,56 @@ public sealed class SuiteRunner(SshSession session, AttemptRequest request, Atte
             _ => (TestOutcome.Failed, $"ended without an exit code (signal {result.ExitSignal ?? "unknown"})"),
         };
         if (outcome == TestOutcome.Failed && output.LastLine() is { } last) reason += $": {Truncate(last, 200)}";
+        var reported = await ReadMetricsAsync(suite, test, cancellationToken).ConfigureAwait(false);
+        return await RecordAsync(suite, test, blocking, outcome, reason, result, result.Duration, output, reported).ConfigureAwait(false);
+    }
 
+    /// <summary>Writes the test's log and makes its result; metrics it reported join the attempt's.</summary>
+    private async Task<TestResult> RecordAsync(SuiteDefinition suite, TestDefinition test, bool blocking, TestOutcome outcome, string? reason,
+        CommandResult? command, TimeSpan duration, CapturedOutput output, Dictionary<string, double> reported)
+    {
         var logPath = ArtifactLayout.TestLog(ArtifactLayout.AttemptFolder(request.Cell, request.Number), suite.Name, test.Id);
-        await WriteTestLogAsync(logPath, suite, test, result, outcome, output).ConfigureAwait(false);
-        log.Write($"{suite.Name}/{test.Id}: {outcome.ToString().ToLowerInvariant()} in {result.Duration.TotalSeconds:0.00} s" +
-                  (reason is null ? "" : $": {reason}") + (output.DroppedBytes > 0 ? $" ({output.DroppedBytes} of {output.TotalBytes} output bytes dropped)" : ""));
+        await WriteTestLogAsync(logPath, suite, test, command?.ExitCode, duration, outcome, output).ConfigureAwait(false);
+        foreach (var (name, value) in reported) metrics[name] = value;
+        log.Write($"{suite.Name}/{test.Id}: {outcome.ToString().ToLowerInvariant()} in {duration.TotalSeconds:0.00} s" +
+                  (reason is null ? "" : $": {reason}") + (output.DroppedBytes > 0 ? $" ({output.DroppedBytes} of {output.TotalBytes} output bytes dropped)" : "") +
+                  (reported.Count > 0 ? $"; metrics {string.Join(", ", reported.Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Key}={m.Value}")))}" : ""));
         return new TestResult
         {
             Suite = suite.Name,
             Test = test.Id,
             Outcome = outcome,
             Blocking = blocking,
-            ExitCode = result.ExitCode,
-            Duration = result.Duration,
+            ExitCode = command?.ExitCode,
+            Duration = duration,
             Reason = reason,
             Output = outcome == TestOutcome.Passed ? null : output.Excerpt(ExcerptChars),
             Log = logPath,
+            Metrics = reported,
         };
     }
+
+    /// <summary>
+    /// Metrics a test wrote to <c>$TESTGRID_METRICS</c>: one <c>name value</c> (or <c>name=value</c>) a line, names
+    /// of lowercase letters, digits, '_' and '.'; other lines are ignored. Read capped, like all guest output.
+    /// </summary>
+    private async Task<Dictionary<string, double>> ReadMetricsAsync(SuiteDefinition suite, TestDefinition test, CancellationToken cancellationToken)
+    {
+        var reported = new Dictionary<string, double>(StringComparer.Ordinal);
+        var text = await session.ExecAsync($"cat {SshSession.ShellQuote(MetricsFile(suite, test))} 2>/dev/null; true", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        foreach (var line in text.Split('\n'))
+        {
+            var match = MetricLine().Match(line.Trim());
+            if (match.Success && double.TryParse(match.Groups["value"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
+                reported[match.Groups["name"].Value] = value;
+        }
+        return reported;
+    }
+
+    private string MetricsFile(SuiteDefinition suite, TestDefinition test) => $"{_remoteRoot}/.metrics/{suite.Name}.{test.Id}";
+
+    [GeneratedRegex(@"^(?<name>[a-z0-9_]+(\.[a-z0-9_]+)*)[ =](?<value>[-+0-9.eE]+)$")]
+    private static partial Regex MetricLine();
 
     /// <summary>Runs the script from its suite folder with the cell described in <c>TESTGRID_*</c> variables.</summary>
     private string Command(SuiteDefinition suite, TestDefinition test)
@@ -117,18 +162,19 @@ public sealed class SuiteRunner(SshSession session, AttemptRequest request, Atte
             ("TESTGRID_SUITE", suite.Name),
             ("TESTGRID_TEST", test.Id),
             ("TESTGRID_RUNNER_EPOCH", DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
+            ("TESTGRID_METRICS", MetricsFile(suite, test)),
         };
         var exports = string.Join(" ", environment.Select(e => $"{e.Name}={SshSession.ShellQuote(e.Value)}"));
-        return $"cd {SshSession.ShellQuote($"{_remoteRoot}/{suite.Name}")} && export {exports} && exec ./{SshSession.ShellQuote(test.Script)}";
+        return $"cd {SshSession.ShellQuote($"{_remoteRoot}/{suite.Name}")} && export {exports} && exec ./{SshSession.ShellQuote(test.Script!)}";
     }
 
-    private async Task WriteTestLogAsync(string relativePath, SuiteDefinition suite, TestDefinition test, CommandResult result, TestOutcome outcome, CapturedOutput output)
+    private async Task WriteTestLogAsync(string relativePath, SuiteDefinition suite, TestDefinition test, int? exitCode, TimeSpan duration, TestOutcome outcome, CapturedOutput output)
     {
         var path = Path.Combine(request.OutputRoot, relativePath);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var header = new StringBuilder()
             .AppendLine(CultureInfo.InvariantCulture, $"# {request.Cell.Name} ({request.Cell.Id}) attempt {request.Number}: {suite.Name}/{test.Id}")
-            .AppendLine(CultureInfo.InvariantCulture, $"# outcome {outcome.ToString().ToLowerInvariant()}, exit {result.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}, {result.Duration.TotalSeconds:0.000} s")
+            .AppendLine(CultureInfo.InvariantCulture, $"# outcome {outcome.ToString().ToLowerInvariant()}, exit {exitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}, {duration.TotalSeconds:0.000} s")
             .AppendLine(CultureInfo.InvariantCulture, $"# output {output.TotalBytes} bytes; kept the first {OutputCapture.DefaultHeadBytes} and last {OutputCapture.DefaultTailBytes}, dropped {output.DroppedBytes}")
             .AppendLine("# ---");
         await File.WriteAllTextAsync(path, header + output.Text, CancellationToken.None).ConfigureAwait(false);

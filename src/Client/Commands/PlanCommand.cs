@@ -17,17 +17,20 @@ internal static class PlanCommand
         var matrixArgument = CommonOptions.Matrix();
         var output = CommonOptions.Output();
         var provider = CommonOptions.Provider();
-        var command = new Command("plan", "Expand a matrix into cells (image × SKU × region with matching arch, include/exclude applied) and print them.")
+        var images = CommonOptions.Images();
+        var command = new Command("plan", "Expand a matrix into cells (image × SKU × region with matching arch, include/exclude applied) and print them. Builds nothing.")
         {
             matrixArgument,
             output,
             provider,
+            images,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancellationToken) =>
         {
             try
             {
-                var (_, plan) = CommonOptions.LoadPlan(parse.GetValue(matrixArgument)!, parse.GetValue(provider)!);
+                var (_, plan, _) = await CommonOptions.LoadPlanAsync(parse.GetValue(matrixArgument)!, CommonOptions.ProviderName(parse.GetValue(provider), null),
+                    parse.GetValue(images), build: false, _ => { }, cancellationToken);
                 if (parse.GetValue(output) == "json")
                 {
                     console.Out.WriteLine(JsonSerializer.Serialize(plan, TestGridJsonContext.Default.RunPlan));

@@ -8,6 +8,7 @@ using TestGrid.Engine;
 using TestGrid.Input;
 using TestGrid.Inventory;
 using TestGrid.Plan;
+using TestGrid.Qemu;
 using TestGrid.Reports;
 using TestGrid.Verdict;
 
@@ -26,11 +27,12 @@ internal static class RunCommand
         var matrixArgument = CommonOptions.Matrix();
         var output = CommonOptions.Output();
         var provider = CommonOptions.Provider();
-        var inventory = new Option<string?>("--inventory", "-i") { Description = "Static hosts to run on (JSON; see README). Required by the static provider." };
+        var images = CommonOptions.Images();
+        var inventory = new Option<string?>("--inventory", "-i") { Description = "Static hosts to run on (JSON; see README). Implies --provider static." };
         var outDir = new Option<string?>("--out") { Description = "Folder for verdict.json, junit.xml and attempt logs. Default: results/<run id>." };
         var parallel = new Option<int>("--parallel", "-p")
         {
-            Description = "Most cells of this run in flight at once; providers limit further (one attempt per static host).",
+            Description = "Most cells of this run in flight at once; providers limit further (one attempt per static host, QEMU guests by host cores).",
             DefaultValueFactory = _ => DefaultParallelism,
         };
         parallel.Validators.Add(result =>
@@ -44,28 +46,53 @@ internal static class RunCommand
             if (value is not null && (value.Length == 0 || value.Length > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')))
                 result.AddError("--run-id takes 1–64 letters, digits, '-' and '_'");
         });
+        var keep = new Option<string>("--keep")
+        {
+            Description = "failed: keep the machines of failed or errored attempts running (for --keep-for) and print how to reach them.",
+            DefaultValueFactory = _ => "none",
+        }.AcceptOnlyFromAmong("none", "failed");
+        var keepFor = new Option<TimeSpan>("--keep-for") { Description = "How long kept machines live (hh:mm:ss).", DefaultValueFactory = _ => TimeSpan.FromHours(4) };
+        var bootTimeout = new Option<int>("--boot-timeout") { Description = "QEMU: seconds a guest has from start to its SSH banner.", DefaultValueFactory = _ => 300 };
+        bootTimeout.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1) result.AddError("--boot-timeout must be at least 1");
+        });
+        var accel = new Option<string>("--accel")
+        {
+            Description = "QEMU: auto (KVM when it works for the guest's arch, else TCG) or tcg.",
+            DefaultValueFactory = _ => "auto",
+        }.AcceptOnlyFromAmong("auto", "tcg");
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log the engine's work to stderr." };
 
         var command = new Command("run", "Run every cell of a matrix and print the release verdict. Exit code: 0 PASS, 1 FAIL, 2 INCOMPLETE, 3 invalid input.")
         {
-            matrixArgument, inventory, provider, outDir, parallel, runId, output, verbose,
+            matrixArgument, provider, inventory, images, outDir, parallel, runId, keep, keepFor, bootTimeout, accel, output, verbose,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(console, new RunArguments(
-            parse.GetValue(matrixArgument)!, parse.GetValue(inventory), parse.GetValue(provider)!, parse.GetValue(outDir),
-            parse.GetValue(parallel), parse.GetValue(runId), parse.GetValue(output) == "json", parse.GetValue(verbose)), cancellationToken));
+            parse.GetValue(matrixArgument)!, parse.GetValue(inventory), CommonOptions.ProviderName(parse.GetValue(provider), parse.GetValue(inventory)),
+            parse.GetValue(images), parse.GetValue(outDir), parse.GetValue(parallel), parse.GetValue(runId),
+            parse.GetValue(keep) == "failed" ? parse.GetValue(keepFor) : null, parse.GetValue(bootTimeout), parse.GetValue(accel)!,
+            parse.GetValue(output) == "json", parse.GetValue(verbose)), cancellationToken));
         return command;
     }
 
-    private sealed record RunArguments(string Matrix, string? Inventory, string Provider, string? Out, int Parallel, string? RunId, bool Json, bool Verbose);
+    private sealed record RunArguments(string Matrix, string? Inventory, string Provider, string? Images, string? Out, int Parallel, string? RunId,
+        TimeSpan? KeepFailedFor, int BootTimeoutSeconds, string Accelerator, bool Json, bool Verbose);
 
     private static async Task<int> RunAsync(CliConsole console, RunArguments args, CancellationToken cancellationToken)
     {
+        var log = args.Json ? console.Error : console.Out;
         RunSpec spec;
         string outputRoot;
         try
         {
-            var (matrix, plan) = CommonOptions.LoadPlan(args.Matrix, args.Provider);
-            var providerSpec = new ProviderSpec { Name = args.Provider, Inventory = LoadInventory(args) };
+            var (matrix, plan, images) = await CommonOptions.LoadPlanAsync(args.Matrix, args.Provider, args.Images, build: true, log.WriteLine, cancellationToken).ConfigureAwait(false);
+            var providerSpec = new ProviderSpec
+            {
+                Name = args.Provider,
+                Inventory = LoadInventory(args),
+                Qemu = images is null ? null : new QemuSpec(images, args.BootTimeoutSeconds, args.Accelerator),
+            };
             var runId = args.RunId ?? $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
             outputRoot = Path.GetFullPath(args.Out ?? Path.Combine("results", runId));
             PrepareOutput(outputRoot);
@@ -79,6 +106,7 @@ internal static class RunCommand
                 Parallelism = args.Parallel,
                 OutputRoot = outputRoot,
                 CreatedAt = DateTimeOffset.UtcNow,
+                KeepFailedFor = args.KeepFailedFor,
             };
         }
         catch (InputException e)
@@ -86,7 +114,8 @@ internal static class RunCommand
             return console.InvalidInput(e.Errors);
         }
 
-        var log = args.Json ? console.Error : console.Out;
+        if (args.Provider == QemuProvider.ProviderName)
+            foreach (var line in QemuJanitor.Sweep(DateTimeOffset.UtcNow)) log.WriteLine($"sweep: {line}");
         log.WriteLine($"run {spec.RunId}: {spec.Plan.Cells.Count} cells of matrix {spec.Plan.Matrix} on {spec.Provider.Name}, up to {spec.Parallelism} at once; output in {outputRoot}");
 
         await using var engine = await EmbeddedEngine.StartAsync(args.Verbose ? LogLevel.Information : LogLevel.Warning, CancellationToken.None).ConfigureAwait(false);

@@ -16,6 +16,12 @@ internal static class VerdictPrinter
                          $"{counts.Tests} tests: {counts.TestsPassed} passed, {counts.TestsFailed} failed, {counts.TestsSkipped} skipped");
         Section(writer, "Reasons", verdict.Reasons);
         Section(writer, "Advisory failures (do not block)", verdict.Warnings);
+        var kept = report.Cells.Where(c => c.Latest?.Kept is not null).ToList();
+        if (kept.Count > 0)
+        {
+            writer.WriteLine("  Kept machines (--keep failed):");
+            foreach (var cell in kept) writer.WriteLine($"    {cell.Cell.Name} ({cell.Cell.Id}): {cell.Latest!.Kept}");
+        }
         writer.WriteLine($"  Reports: {Path.Combine(outputRoot, "verdict.json")}, {Path.Combine(outputRoot, "junit.xml")}; logs in {Path.Combine(outputRoot, "cells")}");
     }
 

@@ -55,13 +55,16 @@ public sealed record SkuCatalog(IReadOnlyList<SkuDefinition> Skus);
 /// <param name="Blocking">Selectors (<c>suite</c> or <c>suite/test</c>) whose failures block, whatever the test declares.</param>
 /// <param name="Advisory">Selectors whose failures are reported but never block.</param>
 /// <param name="InfrastructureRetries">New attempts on a fresh machine after an infrastructure error.</param>
+/// <param name="Thresholds">Upper limits for an attempt's metrics (boot timings), checked by the boot-thresholds check.</param>
 public sealed record PolicyDefinition(
     IReadOnlyList<string>? Blocking = null,
     IReadOnlyList<string>? Advisory = null,
-    int InfrastructureRetries = 1)
+    int InfrastructureRetries = 1,
+    IReadOnlyList<MetricThreshold>? Thresholds = null)
 {
     public IReadOnlyList<string> Blocking { get; init; } = Blocking ?? [];
     public IReadOnlyList<string> Advisory { get; init; } = Advisory ?? [];
+    public IReadOnlyList<MetricThreshold> Thresholds { get; init; } = Thresholds ?? [];
 
     /// <summary>
     /// Whether a failure of <paramref name="suite"/>/<paramref name="test"/> blocks the verdict. The most specific
@@ -77,4 +80,11 @@ public sealed record PolicyDefinition(
         if (Blocking.Contains(suite)) return true;
         return declared;
     }
+}
+
+/// <summary>An upper limit for a metric, for the cells of an arch, a family or a SKU (all when unscoped).</summary>
+public sealed record MetricThreshold(string Metric, double Max, Arch? Arch = null, string? Family = null, string? Sku = null)
+{
+    public bool AppliesTo(Arch arch, string family, string sku) =>
+        (Arch is null || Arch == arch) && (Family is null || Family == family) && (Sku is null || Sku == sku);
 }

@@ -50,6 +50,15 @@ public sealed record AttemptResult
     /// <summary>The attempt's folder, relative to the run's output folder.</summary>
     public string? Artifacts { get; init; }
 
+    /// <summary>
+    /// What the runner measured, in seconds from the machine's start: <c>boot.first_console_byte</c>,
+    /// <c>boot.kernel_start</c>, <c>boot.ssh_banner</c>, <c>boot.ssh_login</c> (the first two where there is a console).
+    /// </summary>
+    public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>When a failed machine was kept (<c>--keep failed</c>): how to reach it, and until when it lives.</summary>
+    public string? Kept { get; init; }
+
     /// <summary>Passed, Failed (a blocking test failed), Error or Cancelled.</summary>
     public CellState CellState => Outcome switch
     {

@@ -38,6 +38,9 @@ public sealed record TestResult
     /// <summary>The test's log, relative to the run's output folder.</summary>
     public string? Log { get; init; }
 
+    /// <summary>Numbers the test reported (in the file named by <c>TESTGRID_METRICS</c>), e.g. boot stages in seconds.</summary>
+    public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
+
     [JsonIgnore] public string Id => $"{Suite}/{Test}";
     [JsonIgnore] public bool IsFailure => Outcome is TestOutcome.Failed or TestOutcome.TimedOut;
 }

@@ -15,13 +15,18 @@ public sealed record SuiteDefinition
     public required string ContentHash { get; init; }
 }
 
-/// <summary>One test: a script run over SSH whose exit code is its outcome (0 pass, 77 skip, other fail).</summary>
+/// <summary>
+/// One test: a script run over SSH whose exit code is its outcome (0 pass, 77 skip, other fail), or a check the
+/// runner makes itself (<see cref="Checks"/>).
+/// </summary>
 /// <param name="Script">Path of the executable, relative to the suite folder.</param>
+/// <param name="Check">The name of a runner-side check, instead of a script.</param>
 /// <param name="Blocking">Whether a failure blocks the verdict, unless the matrix policy says otherwise.</param>
 public sealed record TestDefinition(
     string Id,
-    string Script,
     int TimeoutSeconds,
+    string? Script = null,
+    string? Check = null,
     bool Blocking = true,
     string? Description = null,
     Requirements? Requires = null)
@@ -29,6 +34,16 @@ public sealed record TestDefinition(
     public Requirements Requires { get; init; } = Requires ?? new();
 
     [JsonIgnore] public TimeSpan Timeout => TimeSpan.FromSeconds(TimeoutSeconds);
+}
+
+/// <summary>The runner-side checks a suite may name instead of a script.</summary>
+public static class Checks
+{
+    /// <summary>Scans the machine's serial console for panics, oopses, call traces, emergency shells and failed start jobs.</summary>
+    public const string Console = "console";
+
+    /// <summary>Compares the attempt's metrics with the policy's thresholds.</summary>
+    public const string BootThresholds = "boot-thresholds";
 }
 
 /// <summary>Where a test applies. A cell that does not meet them skips the test with the reason.</summary>

@@ -30,8 +30,9 @@ public static class SuiteLoader
             var at = JsonPaths.Index("$.tests", i);
             if (!seen.TryAdd(test.Id, i))
                 errors.Add(file.Error($"{at}.id", $"duplicate test id '{test.Id}' (first at $.tests[{seen[test.Id]}])"));
-            var script = files.FirstOrDefault(f => f.Path == NormalizeScript(test.Script));
-            if (script is null)
+            if ((test.Script is null) == (test.Check is null))
+                errors.Add(file.Error(at, "expected exactly one of script (a file of the suite) or check (a runner-side check)"));
+            else if (test.Script is not null && files.All(f => f.Path != NormalizeScript(test.Script)))
                 errors.Add(file.Error($"{at}.script", $"expected a file of the suite folder, but '{test.Script}' does not exist in {displayRoot.TrimEnd('/')}/{name}/"));
         }
         if (errors.Count > 0) throw new InputException(errors);
@@ -40,7 +41,7 @@ public static class SuiteLoader
         {
             Name = name,
             Description = document.Description,
-            Tests = document.Tests.Select(t => t with { Script = NormalizeScript(t.Script) }).ToList(),
+            Tests = document.Tests.Select(t => t.Script is null ? t : t with { Script = NormalizeScript(t.Script) }).ToList(),
             ContentHash = Hash(files),
         };
         return new SuitePackage(suite, files);

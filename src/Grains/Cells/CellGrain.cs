@@ -90,7 +90,7 @@ public sealed partial class CellGrain(
                 try
                 {
                     var request = new AttemptRequest(work.RunId, cell, number, $"{work.RunId}-{cell.Id}-{number}",
-                        work.Suites, work.Policy, lease.Resource, work.OutputRoot);
+                        work.Suites, work.Policy, lease.Resource, work.OutputRoot, work.KeepFailedFor);
                     result = await Task.Run(() => runner.RunAsync(request,
                         (stage, detail) => run.CellChangedAsync(new CellUpdate { CellId = cell.Id, State = stage, Attempt = number, Detail = detail }),
                         cancellationToken), CancellationToken.None);

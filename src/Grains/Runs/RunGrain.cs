@@ -145,6 +145,7 @@ public sealed class RunGrain(
                 Policy = spec.Policy,
                 Provider = spec.Provider,
                 OutputRoot = spec.OutputRoot,
+                KeepFailedFor = spec.KeepFailedFor,
             });
         }
     }

@@ -21,6 +21,12 @@ public interface IMachineProvider
 
     /// <summary>Destroys what <see cref="ProvisionAsync"/> made. Must be safe to call after any failure.</summary>
     Task DestroyAsync(Machine machine, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Leaves a failed machine running for someone to look at, until <paramref name="until"/> (after which the
+    /// provider's sweep destroys it). Returns how to reach it, or null when there is nothing to keep (the caller then destroys it).
+    /// </summary>
+    Task<string?> KeepAsync(Machine machine, DateTimeOffset until, CancellationToken cancellationToken);
 }
 
 /// <summary>Creates the provider a run names, with the run's configuration.</summary>
@@ -33,11 +39,43 @@ public interface IProviderFactory
 public sealed record CapacityNeed(IReadOnlyList<string> AnyOf, int Units = 1);
 
 /// <param name="Resource">The exclusive resource the capacity lease granted, if any.</param>
-public sealed record ProvisionRequest(string RunId, Cell Cell, string AttemptId, string? Resource, IAttemptLog Log);
+/// <param name="ArtifactsPath">The attempt's artefact folder (absolute): where a console log goes.</param>
+public sealed record ProvisionRequest(string RunId, Cell Cell, string AttemptId, string? Resource, string ArtifactsPath, IAttemptLog Log);
 
 /// <summary>A machine under test, reachable over SSH once it has booted.</summary>
-/// <param name="ReadyTimeout">How long it may take to answer SSH.</param>
-public sealed record Machine(string Name, SshTarget Ssh, TimeSpan ReadyTimeout);
+/// <param name="Ssh">Where to log in. Its host key fingerprint is empty when the console will tell it.</param>
+/// <param name="ReadyTimeout">How long it may take to answer SSH, from its start.</param>
+/// <param name="Console">The serial console, for machines that have one the runner can read.</param>
+public sealed record Machine(string Name, SshTarget Ssh, TimeSpan ReadyTimeout, IMachineConsole? Console = null)
+{
+    /// <summary>What the provider needs to find its machine again (a VM's attempt id, a resource id).</summary>
+    public string? Handle { get; init; }
+}
+
+/// <summary>
+/// A machine's serial console as the runner reads it, from the first byte: kept in the attempt's artefacts whatever
+/// happens, and watched for boot milestones and the host key fingerprints the guest prints.
+/// </summary>
+public interface IMachineConsole
+{
+    /// <summary>The console's log file (capped), in the attempt's artefacts.</summary>
+    string LogPath { get; }
+
+    /// <summary>Time from the machine's start to its first console byte; null until it comes.</summary>
+    TimeSpan? FirstByte { get; }
+
+    /// <summary>Time from the machine's start to the kernel's first line (<c>Linux version</c>); null until it comes.</summary>
+    TimeSpan? KernelStart { get; }
+
+    /// <summary>Time since the machine started.</summary>
+    TimeSpan Elapsed { get; }
+
+    /// <summary>The host key fingerprints (<c>SHA256:…</c>) the guest printed in cloud-init's block, once the block has ended.</summary>
+    Task<IReadOnlyList<string>> HostKeysAsync(CancellationToken cancellationToken);
+
+    /// <summary>Completes when the machine stops on its own (the VM process exited), with why.</summary>
+    Task<string> Stopped { get; }
+}
 
 /// <summary>The attempt's own log (the cell's log in the artefacts). Providers say there what they chose and why.</summary>
 public interface IAttemptLog

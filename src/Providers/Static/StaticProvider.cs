@@ -34,9 +34,12 @@ public sealed class StaticProvider(HostInventory inventory) : IMachineProvider
         var host = inventory.Hosts.FirstOrDefault(h => ResourceOf(h) == request.Resource)
             ?? throw new ProvisionException("no-capacity", $"lease names {request.Resource}, which is not in the inventory");
         request.Log.Write($"static host {host.Name} ({host.User}@{host.Endpoint}), pinned host key {host.HostKey}");
-        var target = new SshTarget(host.Address, host.Port, host.User, host.PrivateKey, host.HostKey);
+        var target = new SshTarget(host.Address, host.Port, host.User, host.PrivateKey, [host.HostKey]);
         return Task.FromResult(new Machine(host.Name, target, TimeSpan.FromSeconds(inventory.ReadyTimeoutSeconds)));
     }
 
     public Task DestroyAsync(Machine machine, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>A static host stays up anyway; there is nothing to keep.</summary>
+    public Task<string?> KeepAsync(Machine machine, DateTimeOffset until, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
 }

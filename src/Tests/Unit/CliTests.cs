@@ -38,7 +38,7 @@ public sealed class CliTests
     public async Task Run_with_the_static_provider_needs_an_inventory()
     {
         using var workspace = Matrix();
-        var result = await CliRunner.RunAsync("run", workspace.Path("matrix.json"));
+        var result = await CliRunner.RunAsync("run", workspace.Path("matrix.json"), "--provider", "static");
         Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
         Assert.That(result.Error, Does.Contain("--inventory: the static provider needs an inventory"));
     }
@@ -48,7 +48,7 @@ public sealed class CliTests
     {
         using var workspace = Matrix();
         var text = await CliRunner.RunAsync("validate", workspace.Path("matrix.json"));
-        Assert.That((text.ExitCode, text.Out), Is.EqualTo((0, $"{workspace.Path("matrix.json")}: valid. 1 images, 2 SKUs, 1 regions, 1 suites (1 tests); cells per provider: static 2\n")));
+        Assert.That((text.ExitCode, text.Out), Is.EqualTo((0, $"{workspace.Path("matrix.json")}: valid. 1 images, 2 SKUs, 1 regions, 1 suites (1 tests); cells per provider: qemu 0, static 2\n")));
 
         var json = await CliRunner.RunAsync("validate", workspace.Path("matrix.json"), "--output", "json");
         using var document = JsonDocument.Parse(json.Out);
@@ -72,7 +72,7 @@ public sealed class CliTests
     public async Task A_matrix_that_expands_to_no_cells_is_invalid_input()
     {
         using var workspace = Matrix(arch: "arm64");
-        var result = await CliRunner.RunAsync("plan", workspace.Path("matrix.json"));
+        var result = await CliRunner.RunAsync("plan", workspace.Path("matrix.json"), "--provider", "static");
         Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
         Assert.That(result.Error, Does.Contain("$: expected at least one cell for provider 'static', but all 2 combinations were left out: 2 arch mismatches"));
     }
@@ -81,11 +81,11 @@ public sealed class CliTests
     public async Task Plan_prints_cells_as_a_table_or_as_json()
     {
         using var workspace = Matrix();
-        var text = await CliRunner.RunAsync("plan", workspace.Path("matrix.json"));
+        var text = await CliRunner.RunAsync("plan", workspace.Path("matrix.json"), "--provider", "static");
         Assert.That(text.ExitCode, Is.Zero);
         Assert.That(text.Out, Does.Contain("2 cells of 2 combinations").And.Contain("img/s1/lab").And.Contain("img/s2/lab"));
 
-        var json = await CliRunner.RunAsync("plan", workspace.Path("matrix.json"), "-o", "json");
+        var json = await CliRunner.RunAsync("plan", workspace.Path("matrix.json"), "-o", "json", "--provider", "static");
         using var document = JsonDocument.Parse(json.Out);
         var cells = document.RootElement.GetProperty("cells");
         Assert.That(cells.GetArrayLength(), Is.EqualTo(2));

@@ -18,7 +18,7 @@ public sealed class MatrixValidationTests
         {
           "name": "release-4.0",
           "images": [
-            { "id": "al4-x64", "family": "azurelinux", "arch": "x64", "version": "4.0", "sources": { "static": {}, "qemu": { "path": "al4.qcow2" } } },
+            { "id": "al4-x64", "family": "azurelinux", "arch": "x64", "version": "4.0", "sources": { "static": {}, "qemu": { "disk": "al4.qcow2", "kernel": "vmlinuz", "initrd": "initrd.img" } } },
             { "id": "al4-arm64", "family": "azurelinux", "arch": "arm64", "sources": { "azure": { "marketplaceUrn": "microsoftcblmariner:azure-linux-4:4-gen2-arm64:latest" } } }
           ],
           "skuDefinitions": [
