@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The tests, from nothing: set the machine up, build, run every test (unit, engine, and integration against real
-# sshd hosts in containers), print "N passed, N failed", exit non-zero on any failure.
+# The tests, from nothing: set the machine up (Docker engine, QEMU, image tools; the sshd container image and the
+# x64 and arm64 VM images, cached), build, run every test (unit, engine, integration against real sshd hosts in
+# containers and real QEMU guests), print "N passed, N failed", exit non-zero on any failure.
 #   sudo scripts/test.sh [extra dotnet test arguments, e.g. --filter Category!=Integration]
+# TESTGRID_SKIP_ARM64=1 leaves out the arm64 image and its guest.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-scripts/setup.sh
+images=(debian12-vm-amd64)
+[ "${TESTGRID_SKIP_ARM64:-}" = 1 ] || images+=(debian12-vm-arm64)
+scripts/setup.sh --images "${images[@]}"
 
 results=$(mktemp -d -t testgrid-test-results.XXXXXX)
-export TESTGRID_REQUIRE_DOCKER=1   # the engine was set up above: its absence is a failure, not a skip
+# What was set up above is required: its absence is a failure, not a skip.
+export TESTGRID_REQUIRE_DOCKER=1 TESTGRID_REQUIRE_QEMU=1
 status=0
 dotnet test TestGrid.sln -c Release --logger "trx;LogFileName=testgrid.trx" --logger "console;verbosity=normal" \
   --results-directory "$results" "$@" || status=$?

@@ -58,7 +58,8 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
             (session, machine) = await BootStage.ReachAsync(machine, sshOptions, log, clock, metrics, cancellationToken).ConfigureAwait(false);
 
             await stage(CellState.RunningSuites, machine.Name).ConfigureAwait(false);
-            await new SuiteRunner(session, request, machine, metrics, log).RunAsync(stage, tests, cancellationToken).ConfigureAwait(false);
+            var reached = machine;
+            await new SuiteRunner(session, request, reached, metrics, () => reached.Console?.Elapsed ?? clock.Elapsed, log).RunAsync(stage, tests, cancellationToken).ConfigureAwait(false);
             result = Result(AttemptOutcome.Completed);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -13,7 +13,9 @@ namespace TestGrid.Attempts.Suites;
 /// test under its timeout, its output captured with a cap, its exit code turned into an outcome (0 pass, 77 skip
 /// with the last output line as reason, anything else fail).
 /// </summary>
-public sealed partial class SuiteRunner(SshSession session, AttemptRequest request, Provision.Machine machine, Dictionary<string, double> metrics, AttemptLog log)
+/// <param name="sinceStart">Time since the machine started: when the first test command went out is measured with it.</param>
+public sealed partial class SuiteRunner(SshSession session, AttemptRequest request, Provision.Machine machine, Dictionary<string, double> metrics,
+    Func<TimeSpan> sinceStart, AttemptLog log)
 {
     private readonly string _remoteRoot = RemoteRoot(request);
 
@@ -78,6 +80,8 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
     {
         var capture = new OutputCapture();
         log.Write($"{suite.Name}/{test.Id}: running {test.Script} (timeout {test.TimeoutSeconds} s)");
+        // The runner's overhead after the machine is up: from the SSH banner to the first test command.
+        metrics.TryAdd("suites.first_command", sinceStart().TotalSeconds);
         var result = await session.RunAsync(Command(suite, test), test.Timeout, capture, cancellationToken).ConfigureAwait(false);
         var output = capture.ToCaptured();
 

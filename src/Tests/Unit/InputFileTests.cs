@@ -42,6 +42,18 @@ public sealed class InputFileTests
         }));
     }
 
+    [TestCase("""{ "id": "a", "script": "a.sh", "check": "console", "timeoutSeconds": 5 }""", "$.tests[0]", "expected exactly one of script", TestName = "A suite test with both a script and a check is refused")]
+    [TestCase("""{ "id": "a", "timeoutSeconds": 5 }""", "$.tests[0]", "expected exactly one of script", TestName = "A suite test with neither a script nor a check is refused")]
+    [TestCase("""{ "id": "a", "check": "dmesg", "timeoutSeconds": 5 }""", "$.tests[0].check", "expected one of \"console\", \"boot-thresholds\"", TestName = "A suite test naming an unknown check is refused")]
+    public void A_suite_test_is_a_script_or_a_runner_check(string test, string path, string message)
+    {
+        using var workspace = new Workspace();
+        workspace.Write("suites/s/suite.json", $$"""{ "tests": [ {{test}} ] }""");
+        workspace.Write("suites/s/a.sh", "#!/bin/sh\n");
+        var errors = Assert.Throws<InputException>(() => SuiteLoader.Load(workspace.Path("suites"), "suites", "s"))!.Errors;
+        Assert.That(errors, Has.Some.Matches<InputError>(e => e.Path == path && e.Message.Contains(message, StringComparison.Ordinal)), string.Join("\n", errors));
+    }
+
     [Test]
     public void A_suite_test_defaults_to_blocking_without_requirements()
     {

@@ -80,6 +80,9 @@ public sealed class MatrixValidationTests
         yield return Case("a policy naming an unknown test", m => m["policy"]!["blocking"] = new JsonArray("smoke/ntp"), "$.policy.blocking[0]", "unknown test 'ntp' in suite 'smoke': expected one of: kernel, disk");
         yield return Case("a malformed policy selector", m => m["policy"]!["blocking"] = new JsonArray("Smoke Tests"), "$.policy.blocking[0]", "expected a selector 'suite' or 'suite/test'");
         yield return Case("negative retries", m => m["policy"]!["infrastructureRetries"] = -1, "$.policy.infrastructureRetries", "expected a number ≥ 0, got -1");
+        yield return Case("a threshold without its limit", m => m["policy"]!["thresholds"] = new JsonArray(new JsonObject { ["metric"] = "boot.ssh_login" }), "$.policy.thresholds[0].max", "required field is missing");
+        yield return Case("a threshold for an unknown arch", m => m["policy"]!["thresholds"] = new JsonArray(new JsonObject { ["metric"] = "boot.ssh_login", ["max"] = 60, ["arch"] = "riscv64" }), "$.policy.thresholds[0].arch", "expected one of \"x64\", \"arm64\"");
+        yield return Case("a qemu source with an unknown field", m => Image(m, 0)["sources"]!["qemu"]!["path"] = "x.qcow2", "$.images[0].sources.qemu.path", "unknown field 'path'; expected one of: recipe, disk, kernel, initrd, append, kernelArgs, sha256");
         yield return Case("a suite.json with a missing timeout", m => { m["suites"] = new JsonArray("broken"); m.Remove("policy"); }, "$.tests[0].timeoutSeconds", "required field is missing", file: "suites/broken/suite.json");
     }
 

@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using TestGrid.Attempts;
+using TestGrid.Matrix;
+using TestGrid.Plan;
+using TestGrid.Qemu;
+using TestGrid.Results;
+using TestGrid.Ssh;
+using TestGrid.Suites;
+
+namespace TestGrid.Bench;
+
+/// <summary>
+/// Boot to SSH, measured by the runner on real QEMU guests of the repository's recipes: for each arch, N attempts one
+/// after the other (one guest at a time, 2 vCPUs, 2 GiB), each running one trivial test. Prints every attempt's
+/// milestones in seconds from QEMU's start and the median of each: first console byte, kernel start, SSH banner,
+/// SSH login, first test command (the runner's overhead is the last minus the banner).
+/// </summary>
+internal static class BootBench
+{
+    private static readonly string[] Milestones = ["boot.first_console_byte", "boot.kernel_start", "boot.ssh_banner", "boot.ssh_login", "suites.first_command"];
+
+    public static async Task RunAsync(IReadOnlyList<Arch> arches, int runs, string accelerator)
+    {
+        var images = FindImagesFolder();
+        var suite = new SuitePackage(
+            new SuiteDefinition { Name = "bench", Tests = [new TestDefinition("noop", 60, Script: "noop.sh")], ContentHash = "bench" },
+            [new SuiteFile("noop.sh", "#!/bin/sh\ntrue\n"u8.ToArray())]);
+        var output = Path.Combine(Path.GetTempPath(), $"testgrid-boot-bench-{Environment.ProcessId}");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"boot to SSH on QEMU ({accelerator}), {runs} attempts per arch, one at a time; {QemuHost.Cores} cores; seconds from QEMU's start"));
+        foreach (var arch in arches)
+        {
+            var recipe = arch == Arch.X64 ? "debian12-vm-amd64" : "debian12-vm-arm64";
+            var folder = (await Run(Path.Combine(images, "vm-image.sh"), recipe)).Split('\n')[^1].Trim();
+            var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "image.json"))).RootElement;
+            var image = new QemuImage(arch, Path.Combine(folder, "disk.qcow2"), Path.Combine(folder, "vmlinuz"), Path.Combine(folder, "initrd.img"),
+                manifest.GetProperty("append").GetString()!, recipe);
+            var runner = new AttemptRunner(new QemuProvider(new QemuSpec(new Dictionary<string, QemuImage> { ["bench"] = image }, 600, accelerator)),
+                new SshSessionOptions(), NullLogger<AttemptRunner>.Instance);
+            var cell = new Cell
+            {
+                Id = "bench", Name = $"bench/{arch.Name()}", Provider = QemuProvider.ProviderName, Region = "local", Suites = [new SuiteRef("bench", "bench")],
+                Image = new CellImage { Id = "bench", Family = "debian", Arch = arch, Source = JsonDocument.Parse("{}").RootElement },
+                Sku = new SkuDefinition("bench", arch, 2, 2),
+            };
+            var results = new List<IReadOnlyDictionary<string, double>>();
+            for (var i = 1; i <= runs; i++)
+            {
+                var result = await runner.RunAsync(new AttemptRequest("bench", cell, i, $"bench-{Environment.ProcessId}-{arch.Name()}-{i}", [suite], new PolicyDefinition(), null, output),
+                    (_, _) => Task.CompletedTask, CancellationToken.None);
+                if (result.Outcome != AttemptOutcome.Completed) throw new InvalidOperationException($"attempt {i} on {arch.Name()} ended {result.Outcome}: {result.Error}");
+                results.Add(result.Metrics);
+                Console.WriteLine($"  {arch.Name(),-5} #{i}  " + string.Join("  ", Milestones.Select(m => string.Create(CultureInfo.InvariantCulture, $"{Short(m)} {result.Metrics[m],6:0.00}"))));
+            }
+            Console.WriteLine($"  {arch.Name(),-5} median " + string.Join("  ", Milestones.Select(m => string.Create(CultureInfo.InvariantCulture, $"{Short(m)} {Median(results.Select(r => r[m])),6:0.00}")))
+                + string.Create(CultureInfo.InvariantCulture, $"   runner overhead banner→first command {Median(results.Select(r => r["suites.first_command"] - r["boot.ssh_banner"])):0.00} s"));
+        }
+        Directory.Delete(output, recursive: true);
+    }
+
+    private static string Short(string metric) => metric.Split('.')[1];
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static string FindImagesFolder()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var images = Path.Combine(dir.FullName, "deploy", "images");
+            if (File.Exists(Path.Combine(images, "vm-image.sh"))) return images;
+        }
+        throw new InvalidOperationException("no deploy/images above the benchmark");
+    }
+
+    private static async Task<string> Run(string file, string argument)
+    {
+        var start = new ProcessStartInfo(file, [argument]) { RedirectStandardOutput = true };
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"{file} {argument} exited {process.ExitCode}");
+        return output.Trim();
+    }
+}
