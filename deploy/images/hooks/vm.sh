@@ -23,6 +23,7 @@ install -D -m 0644 "$files/10-dhcp.network" "$root/etc/systemd/network/10-dhcp.n
 install -D -m 0755 "$files/testgrid-hostkeys" "$root/usr/local/sbin/testgrid-hostkeys"
 install -D -m 0644 "$files/testgrid-hostkeys.service" "$root/etc/systemd/system/testgrid-hostkeys.service"
 install -D -m 0644 "$files/journald-volatile.conf" "$root/etc/systemd/journald.conf.d/volatile.conf"
+install -D -m 0644 "$files/resolved-testgrid.conf" "$root/etc/systemd/resolved.conf.d/testgrid.conf"
 
 # Each instance makes its own host keys and machine id at first boot; none is baked into the image.
 rm -f "$root"/etc/ssh/ssh_host_*
@@ -38,10 +39,14 @@ in_root systemctl disable ssh.service >/dev/null 2>&1 || true
 in_root systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
   systemd-networkd-wait-online.service >/dev/null 2>&1
 # Smaller: no drivers for hardware a virtual machine never has (documentation was never unpacked: see rootfs.sh).
+# A guest needs virtio, filesystems, networking and crypto; physical NICs, storage controllers, USB, sound, GPUs,
+# sensors and the kernel's self-test modules go. (virtio_net.ko sits in drivers/net itself and stays.)
 for kernel in "$root"/usr/lib/modules/*; do
-  for dir in drivers/gpu drivers/media drivers/net/wireless drivers/infiniband drivers/staging drivers/bluetooth \
-             drivers/isdn drivers/iio drivers/input/touchscreen drivers/net/ethernet/mellanox sound net/wireless net/bluetooth; do
-    rm -rf "${kernel:?}/kernel/$dir"
+  for dir in drivers/gpu drivers/media drivers/net/wireless drivers/net/ethernet drivers/net/can drivers/net/usb \
+             drivers/infiniband drivers/staging drivers/bluetooth drivers/isdn drivers/iio drivers/input/touchscreen \
+             drivers/usb drivers/hwmon drivers/comedi drivers/mtd drivers/scsi/*/ drivers/thunderbolt drivers/nfc \
+             sound net/wireless net/bluetooth net/mac80211 lib/test_*.ko; do
+    rm -rf "${kernel:?}"/kernel/$dir
   done
   in_root depmod -a "$(basename "$kernel")"
 done

@@ -72,8 +72,12 @@ internal static partial class RunnerChecks
             : new Outcome(TestOutcome.Failed, string.Join("; ", failures), output.ToString());
     }
 
-    private static string Clean(string line) =>
-        AnsiEscape().Replace(line, "").Trim() is var text && text.Length > 300 ? text[..300] + "…" : AnsiEscape().Replace(line, "").Trim();
+    /// <summary>The line without terminal colour codes, at most 300 characters.</summary>
+    private static string Clean(string line)
+    {
+        var text = AnsiEscape().Replace(line, "").Trim();
+        return text.Length > 300 ? text[..300] + "…" : text;
+    }
 
     [GeneratedRegex(@"Kernel panic|\bOops\b|\bBUG:|Call Trace:|\b(emergency|rescue) (mode|shell)\b|\[\s*(\x1b\[[0-9;]*m)?FAILED(\x1b\[[0-9;]*m)?\s*\]|Dependency failed for|Timed out waiting for device", RegexOptions.IgnoreCase)]
     private static partial Regex Trouble();

@@ -21,6 +21,9 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
 {
     public const string ProviderName = "qemu";
 
+    /// <summary>The QEMU processes this provider started, by attempt id, until they are destroyed or kept.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Process> _processes = new(StringComparer.Ordinal);
+
     public string Name => ProviderName;
 
     public CapacityNeed CapacityFor(Cell cell)
@@ -184,8 +187,6 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
         arguments.AddRange(["-append", append.ToString()]);
         return arguments;
     }
-
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Process> _processes = new(StringComparer.Ordinal);
 
     private static int FreePort()
     {

@@ -28,7 +28,7 @@ public sealed class QemuArm64Tests
     public async Task Boots_an_arm64_guest_end_to_end_with_the_key_on_the_kernel_command_line()
     {
         using var scenario = new QemuScenario();
-        scenario.WriteMatrix(new JsonObject { ["recipe"] = Recipe }, "arm64", [("arm", 2, 2)], ["boot", "conformance"],
+        scenario.WriteMatrix(new JsonObject { ["recipe"] = Recipe }, "arm64", [("arm", 2, 2)], ["boot", "smoke", "conformance"],
             new JsonObject { ["thresholds"] = new JsonArray(new JsonObject { ["metric"] = "boot.ssh_login", ["max"] = 400 }) });
 
         var result = await scenario.RunAsync();

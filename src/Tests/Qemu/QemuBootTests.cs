@@ -33,7 +33,7 @@ public sealed class QemuBootTests
             if [ "$TESTGRID_VCPUS" -ge 2 ]; then echo "deliberate failure on $(nproc) CPUs"; exit 1; fi
             echo "fine on $(nproc) CPU"
             """));
-        scenario.WriteMatrix(new JsonObject { ["recipe"] = Recipe }, "x64", [("small", 1, 1), ("large", 2, 2)], ["boot", "conformance", "checks"],
+        scenario.WriteMatrix(new JsonObject { ["recipe"] = Recipe }, "x64", [("small", 1, 1), ("large", 2, 2)], ["boot", "smoke", "conformance", "checks"],
             new JsonObject { ["thresholds"] = new JsonArray(new JsonObject { ["metric"] = "boot.ssh_login", ["max"] = 240 }) });
 
         var result = await scenario.RunAsync("--keep", "failed", "--keep-for", "00:00:03");
@@ -55,8 +55,8 @@ public sealed class QemuBootTests
             Assert.That(metrics["boot.kernel_start"], Is.LessThan(metrics["boot.ssh_banner"]));
             Assert.That(metrics["boot.ssh_banner"], Is.LessThanOrEqualTo(metrics["boot.ssh_login"]));
             Assert.That(small.Latest.Tests.Single(t => t.Id == "boot/stages").Metrics["boot.userspace"], Is.GreaterThan(0));
-            Assert.That(small.Latest.Tests.Where(t => t.Suite == "conformance").Select(t => t.Outcome), Is.All.EqualTo(TestOutcome.Passed));
-            Assert.That(small.Latest.Tests.Count(t => t.Suite == "conformance"), Is.EqualTo(17));
+            Assert.That(small.Latest.Tests.Where(t => t.Suite is "conformance" or "smoke").Select(t => t.Outcome), Is.All.EqualTo(TestOutcome.Passed));
+            Assert.That(small.Latest.Tests.Count(t => t.Suite == "conformance"), Is.EqualTo(16));
         });
         var console = await File.ReadAllTextAsync(Path.Combine(scenario.Output, small.Latest!.Artifacts!, "console.log"));
         Assert.That(console, Does.Contain("Linux version").And.Contain("-----BEGIN SSH HOST KEY FINGERPRINTS-----"));

@@ -11,6 +11,7 @@ public sealed class QemuScenario : IDisposable
     public QemuScenario()
     {
         Workspace.CopySuite("boot");
+        Workspace.CopySuite("smoke");
         Workspace.CopySuite("conformance");
     }
 
