@@ -68,9 +68,18 @@ public sealed partial class ConsoleCapture : IMachineConsole
         {
             // The pipe broke: the process is gone; why() says how.
         }
-        await FinishAsync().ConfigureAwait(false);
-        _hostKeys.TrySetResult(_fingerprints.ToList());
-        _stopped.TrySetResult(await why().ConfigureAwait(false));
+        try
+        {
+            await FinishAsync().ConfigureAwait(false);
+            _hostKeys.TrySetResult(_fingerprints.ToList());
+            _stopped.TrySetResult(await why().ConfigureAwait(false));
+        }
+        catch (Exception e)
+        {
+            // Whatever went wrong, whoever waits for the machine to stop must not wait forever.
+            _hostKeys.TrySetResult(_fingerprints.ToList());
+            _stopped.TrySetResult($"the console ended; why the machine stopped is unknown ({e.GetType().Name}: {e.Message})");
+        }
     }
 
     private async ValueTask WriteAsync(ReadOnlyMemory<byte> chunk)

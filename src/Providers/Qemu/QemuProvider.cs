@@ -35,10 +35,29 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
 
     public async Task<Machine> ProvisionAsync(ProvisionRequest request, CancellationToken cancellationToken)
     {
-        var image = spec.Images[request.Cell.Image.Id];
-        var log = request.Log;
         var folder = QemuInstance.Folder(request.AttemptId);
         Directory.CreateDirectory(folder);
+        try
+        {
+            return await StartAsync(request, folder, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Nothing of a machine that never came to be may stay behind: no process, no overlay, no key.
+            if (_processes.TryRemove(request.AttemptId, out var process))
+            {
+                process.Kill(entireProcessTree: true);
+                process.Dispose();
+            }
+            Directory.Delete(folder, recursive: true);
+            throw;
+        }
+    }
+
+    private async Task<Machine> StartAsync(ProvisionRequest request, string folder, CancellationToken cancellationToken)
+    {
+        var image = spec.Images[request.Cell.Image.Id];
+        var log = request.Log;
 
         var format = DiskFormat.Detect(image.Disk);
         var overlay = Path.Combine(folder, "overlay.qcow2");
@@ -71,6 +90,7 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
         {
             throw new ProvisionException("qemu", $"cannot start {QemuHost.Binary(image.Arch)}: {e.Message}", e);
         }
+        _processes[request.AttemptId] = process;
         process.StandardInput.Close();
         var now = DateTimeOffset.UtcNow;
         new QemuInstance(request.AttemptId, request.RunId, request.Cell.Id, process.Id, QemuInstance.StartTicks(process.Id),
@@ -84,7 +104,6 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
             var error = (await errors.ConfigureAwait(false)).Trim();
             return $"QEMU exited with code {process.ExitCode} after {clock.Elapsed.TotalSeconds:0.0} s" + (error.Length > 0 ? $": {Last(error, 400)}" : "");
         });
-        _processes[request.AttemptId] = process;
 
         var name = $"qemu-{image.Arch.Name()}-{request.AttemptId}";
         var target = new SshTarget("127.0.0.1", port, "root", key, HostKeys: []);
@@ -100,9 +119,10 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
             {
                 if (!process.HasExited) process.Kill(entireProcessTree: true);
                 await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+                // The console pump ends with the process, closes the log and asks the process how it ended: only
+                // then may the process object go.
+                if (machine.Console is { } console) await console.Stopped.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
             }
-            // The console pump ends with the process and closes the log.
-            if (machine.Console is { } console) await console.Stopped.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
         }
         else if (QemuInstance.Load(QemuInstance.Folder(attemptId)) is { IsAlive: true } instance)
         {

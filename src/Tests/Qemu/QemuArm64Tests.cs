@@ -43,5 +43,6 @@ public sealed class QemuArm64Tests
                 Does.Contain("console=ttyAMA0").And.Contain("systemd.set_credential=ssh.authorized_keys.root:ssh-ed25519"));
         });
         Assert.That(scenario.LiveGuests(), Is.Zero);
+        Assert.That(scenario.StateFolders(), Is.Empty);
     }
 }

@@ -66,13 +66,14 @@ public sealed class QemuBootTests
         var ssh = large.Latest.Kept!.Split("   (")[0].Split(' ');
         Assert.That(await Tool.RunAsync(ssh[0], [.. ssh[1..], "-o", "BatchMode=yes", "echo", "reachable"]), Is.EqualTo("reachable"));
         Assert.That(scenario.LiveGuests(), Is.EqualTo(1), "only the kept machine lives");
+        Assert.That(scenario.StateFolders(), Has.Count.EqualTo(1), "only the kept machine has a record");
 
         // Past its time, a sweep ends it.
         await Task.Delay(TimeSpan.FromSeconds(4));
         var sweep = await CliRunner.RunAsync("sweep");
         Assert.That(sweep.Out, Does.Contain($"{scenario.RunId}").And.Contain("expired"));
         Assert.That(scenario.LiveGuests(), Is.Zero);
-        Assert.That(Directory.EnumerateDirectories(Path.Combine(TestGridPaths.State, "qemu")).Where(d => d.Contains(scenario.RunId, StringComparison.Ordinal)), Is.Empty);
+        Assert.That(scenario.StateFolders(), Is.Empty);
         Assert.That(await DigestAsync(disk), Is.EqualTo(before), "the image is never written");
     }
 
@@ -92,6 +93,7 @@ public sealed class QemuBootTests
         var console = await File.ReadAllTextAsync(Path.Combine(scenario.Output, cell.Latest.Artifacts!, "console.log"));
         Assert.That(console, Does.Contain("Linux version").And.Contain("Reached target"), "the console is kept from the first byte to the end");
         Assert.That(scenario.LiveGuests(), Is.Zero);
+        Assert.That(scenario.StateFolders(), Is.Empty);
     }
 
     [Test]
@@ -110,7 +112,7 @@ public sealed class QemuBootTests
         Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.Incomplete), result.ToString());
         Assert.That(scenario.Report().Cells.Single().State, Is.EqualTo(CellState.Cancelled));
         Assert.That(scenario.LiveGuests(), Is.Zero);
-        Assert.That(Directory.Exists(QemuInstance.Folder($"{scenario.RunId}-{scenario.Report().Cells.Single().Cell.Id}-1")), Is.False, "overlay and key are gone");
+        Assert.That(scenario.StateFolders(), Is.Empty, "overlay and key are gone");
     }
 
     [Test]
@@ -133,6 +135,7 @@ public sealed class QemuBootTests
 
         Assert.That(sweep.Out, Does.Contain(scenario.RunId).And.Contain($"its runner (pid {runner.Id}) is gone"));
         Assert.That(scenario.LiveGuests(), Is.Zero);
+        Assert.That(scenario.StateFolders(), Is.Empty);
     }
 
     [Test]
@@ -155,6 +158,7 @@ public sealed class QemuBootTests
         var log = await File.ReadAllTextAsync(Path.Combine(scenario.Output, cell.Latest!.Artifacts!, "attempt.log"));
         Assert.That(log, Does.Contain("(vpc, detected)"));
         Assert.That(cell.Cell.Image.Source.GetProperty("sha256").GetString(), Has.Length.EqualTo(64), "a file source is identified by its content");
+        Assert.That(scenario.StateFolders(), Is.Empty);
     }
 
     private static async Task<string> DigestAsync(string path)

@@ -51,6 +51,13 @@ public sealed class QemuScenario : IDisposable
     /// <summary>QEMU processes of this run still alive (their command line names the run's attempts).</summary>
     public int LiveGuests() => RecipeImages.GuestsOf(RunId);
 
+    /// <summary>This run's machine records (overlay, key, instance.json) still on disk.</summary>
+    public IReadOnlyList<string> StateFolders()
+    {
+        var root = Path.Combine(TestGridPaths.State, "qemu");
+        return Directory.Exists(root) ? [.. Directory.EnumerateDirectories(root, $"{RunId}-*")] : [];
+    }
+
     public void Dispose() => Workspace.Dispose();
 }
 
