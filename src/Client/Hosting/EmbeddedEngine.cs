@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -34,7 +32,7 @@ public sealed class EmbeddedEngine : IAsyncDisposable
             .AddSimpleConsole(o => o.SingleLine = true)
             .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.UseOrleans(silo => silo
-            .UseLocalhostClustering(siloPort: FreePort(), gatewayPort: FreePort(), serviceId: "testgrid", clusterId: $"testgrid-embedded-{Environment.ProcessId}")
+            .UseLocalhostClustering(siloPort: LocalPorts.Free(), gatewayPort: LocalPorts.Free(), serviceId: "testgrid", clusterId: $"testgrid-embedded-{Environment.ProcessId}")
             .AddTestGrid());
         var host = builder.Build();
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -46,13 +44,6 @@ public sealed class EmbeddedEngine : IAsyncDisposable
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _host.StopAsync(limit.Token).ConfigureAwait(false);
         _host.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        return ((IPEndPoint)socket.LocalEndpoint).Port;
     }
 
     /// <summary>The CLI owns Ctrl-C (to cancel the run and tear machines down), not the host.</summary>

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using TestGrid.Matrix;
 using TestGrid.Plan;
@@ -70,7 +68,7 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
 
         var (vcpus, memory) = Size(request.Cell.Sku, log);
         var kvm = UseKvm(image.Arch, log);
-        var port = FreePort();
+        var port = LocalPorts.Free();
         var arguments = CommandLine(image, overlay, vcpus, memory, kvm, port, publicKey, request.AttemptId);
 
         // setsid: the guest gets its own session, so a Ctrl-C at the terminal reaches the runner (which tears the
@@ -206,13 +204,6 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
         }
         arguments.AddRange(["-append", append.ToString()]);
         return arguments;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string Quote(string argument) => argument.Contains(' ', StringComparison.Ordinal) || argument.Length == 0 ? $"'{argument}'" : argument;

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using TestGrid.Engine;
@@ -14,9 +12,9 @@ public sealed class StandaloneSiloTests
     [Test]
     public async Task The_standalone_silo_serves_TestGrid_grains_to_an_Orleans_client()
     {
-        var gateway = FreePort();
+        var gateway = LocalPorts.Free();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "testgrid-silo.dll"), $"--TestGrid:SiloPort={FreePort()}",
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "testgrid-silo.dll"), $"--TestGrid:SiloPort={LocalPorts.Free()}",
                      $"--TestGrid:GatewayPort={gateway}", "--TestGrid:ClusterId=standalone-test", "--TestGrid:CapacityLimits:qemu=3" })
             start.ArgumentList.Add(arg);
         using var silo = Process.Start(start)!;
@@ -57,12 +55,5 @@ public sealed class StandaloneSiloTests
                 await Task.Delay(500);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -79,7 +79,7 @@ public sealed class EngineRunTests : IntegrationFixture
 
         using var cancel = new CancellationTokenSource();
         var run = CliRunner.RunAsync(cancel.Token, "run", scenario.Workspace.Path("matrix.json"), "--inventory", scenario.Workspace.Path("hosts.json"), "--out", scenario.Output, "--run-id", scenario.RunId);
-        await WaitUntilAsync(async () => await host.CountProcessesAsync(marker) == 1, TimeSpan.FromSeconds(60));
+        await Waits.UntilAsync(async () => await host.CountProcessesAsync(marker) == 1, TimeSpan.FromSeconds(60));
         cancel.Cancel();
         var result = await run;
 
@@ -104,12 +104,12 @@ public sealed class EngineRunTests : IntegrationFixture
         scenario.WriteMatrix(["slow"]);
 
         using var runner = scenario.StartProcess();
-        await WaitUntilAsync(async () => await host.CountProcessesAsync(marker) == 1, TimeSpan.FromSeconds(60));
+        await Waits.UntilAsync(async () => await host.CountProcessesAsync(marker) == 1, TimeSpan.FromSeconds(60));
         runner.Kill(entireProcessTree: true);
         var killedAt = DateTime.UtcNow;
 
         // Nobody is left to kill the test: the machine-side backstop does, at timeout + margin.
-        await WaitUntilAsync(async () => await host.CountProcessesAsync(marker) == 0, TimeSpan.FromSeconds(30));
+        await Waits.UntilAsync(async () => await host.CountProcessesAsync(marker) == 0, TimeSpan.FromSeconds(30));
         Assert.That(DateTime.UtcNow - killedAt, Is.LessThan(TimeSpan.FromSeconds(2) + Ssh.SshSession.BackstopMargin + TimeSpan.FromSeconds(5)));
     }
 

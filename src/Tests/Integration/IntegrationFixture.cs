@@ -13,14 +13,4 @@ public abstract class IntegrationFixture
 
     /// <summary>A <c>sleep</c> command no other process on the hosts runs, so that tests can find it.</summary>
     protected static string UniqueSleep() => $"sleep {Random.Shared.Next(100_000, 999_999)}";
-
-    protected static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan within)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"condition not met within {within}");
-            await Task.Delay(200);
-        }
-    }
 }

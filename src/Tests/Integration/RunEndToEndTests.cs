@@ -99,7 +99,7 @@ public sealed class RunEndToEndTests : IntegrationFixture
     [Test]
     public async Task One_host_down_gives_INCOMPLETE_and_exit_2_while_other_cells_complete()
     {
-        var deadPort = FreePort();
+        var deadPort = LocalPorts.Free();
         using var scenario = new Scenario().Host(Hosts[0], "h1").Host(Hosts[1], "h2").Host(Hosts[2], "down", port: deadPort);
         scenario.WriteMatrix(["smoke"], readyTimeoutSeconds: 2);
 
@@ -211,12 +211,5 @@ public sealed class RunEndToEndTests : IntegrationFixture
         Assert.That(result.Error, Does.Contain($"{matrix}:").And.Contain("$.images[0].arch").And.Contain("expected one of \"x64\", \"arm64\", got \"amd64\""));
         Assert.That(result.Error, Does.Not.Contain("   at "), "no stack trace");
         Assert.That(Directory.Exists(scenario.Output), Is.False, "nothing was run, nothing was written");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

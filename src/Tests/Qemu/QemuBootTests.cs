@@ -104,7 +104,7 @@ public sealed class QemuBootTests
         using var cancel = new CancellationTokenSource();
 
         var run = CliRunner.RunAsync(cancel.Token, scenario.RunArguments());
-        await WaitUntilAsync(() => scenario.LiveGuests() == 1, TimeSpan.FromSeconds(60));
+        await Waits.UntilAsync(() => Task.FromResult(scenario.LiveGuests() == 1), TimeSpan.FromSeconds(60));
         await Task.Delay(TimeSpan.FromSeconds(3));
         cancel.Cancel();
         var result = await run;
@@ -125,7 +125,7 @@ public sealed class QemuBootTests
         start.ArgumentList.Insert(0, Path.Combine(AppContext.BaseDirectory, "testgrid.dll"));
         using var runner = Process.Start(start)!;
 
-        await WaitUntilAsync(() => scenario.LiveGuests() == 1, TimeSpan.FromSeconds(60));
+        await Waits.UntilAsync(() => Task.FromResult(scenario.LiveGuests() == 1), TimeSpan.FromSeconds(60));
         runner.Kill(entireProcessTree: false); // SIGKILL: no teardown runs
         await runner.WaitForExitAsync();
         await Task.Delay(TimeSpan.FromSeconds(1));
@@ -165,15 +165,5 @@ public sealed class QemuBootTests
     {
         await using var file = File.OpenRead(path);
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(file));
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan within)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"condition not met within {within}");
-            await Task.Delay(200);
-        }
     }
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Docker.DotNet;
 using Docker.DotNet.Models;
@@ -75,7 +73,7 @@ public sealed class SshTestHost : IAsyncDisposable
         await Tool.RunAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", $"{name}-host", "-f", Path.Combine(folder, "ssh_host_ed25519_key"));
         await Tool.RunAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", $"{name}-client", "-f", Path.Combine(folder, "client_key"));
         var fingerprint = (await Tool.RunAsync("ssh-keygen", "-l", "-E", "sha256", "-f", Path.Combine(folder, "ssh_host_ed25519_key.pub"))).Split(' ')[1];
-        var port = FreePort();
+        var port = LocalPorts.Free();
         var config = File.ReadAllText(Repo.Path("deploy", "local-hosts", "sshd_config.in")).Replace("@PORT@", port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
         var container = new ContainerBuilder(image)
             .WithImagePullPolicy(PullPolicy.Never)
@@ -94,13 +92,6 @@ public sealed class SshTestHost : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await _container.DisposeAsync();
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>Labels and the sweep that removes test containers a crashed test run left behind.</summary>
