@@ -50,7 +50,7 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
         try
         {
             await stage(CellState.Provisioning, null).ConfigureAwait(false);
-            var provision = new ProvisionRequest(request.RunId, request.Cell, request.AttemptId, request.Resource, Path.Combine(request.OutputRoot, folder), log);
+            var provision = new ProvisionRequest(request.RunId, request.Cell, request.AttemptId, request.Resource, Path.Combine(request.OutputRoot, folder), log, metrics);
             machine = await provider.ProvisionAsync(provision, cancellationToken).ConfigureAwait(false);
             log.Write($"provisioned {machine.Name} in {clock.Elapsed.TotalSeconds:0.0} s");
 

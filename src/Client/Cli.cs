@@ -23,7 +23,7 @@ public static class Cli
             ValidateCommand.Create(console),
             PlanCommand.Create(console),
             RunCommand.Create(console),
-            SweepCommand.Create(console),
+            JanitorCommand.Create(console),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using TestGrid.Azure;
 using TestGrid.Inventory;
 using TestGrid.Matrix;
 using TestGrid.Plan;
@@ -25,13 +26,16 @@ namespace TestGrid;
 [JsonSerializable(typeof(SuiteDocument))]
 [JsonSerializable(typeof(SuitePackage))]
 [JsonSerializable(typeof(HostInventory))]
+[JsonSerializable(typeof(AzureSettings))]
 [JsonSerializable(typeof(RunPlan))]
+[JsonSerializable(typeof(CapacityPlan))]
 [JsonSerializable(typeof(ProviderSpec))]
 [JsonSerializable(typeof(RunReport))]
 [JsonSerializable(typeof(AttemptResult))]
 [JsonSerializable(typeof(CellReport))]
 [JsonSerializable(typeof(Verdict.RunVerdict))]
 [JsonSerializable(typeof(IReadOnlyList<Input.InputError>))]
+[JsonSerializable(typeof(IReadOnlyList<LeftOver>))]
 public sealed partial class TestGridJsonContext : JsonSerializerContext;
 
 public static class TestGridJson

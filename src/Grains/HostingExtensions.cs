@@ -15,8 +15,9 @@ public static class HostingExtensions
     public static ISiloBuilder AddTestGrid(this ISiloBuilder silo, Action<CapacityOptions>? capacity = null)
     {
         silo.AddMemoryGrainStorage(TestGridStorage.Name);
+        silo.UseInMemoryReminderService();
         silo.Services.AddTestGridSerialization();
-        silo.Services.AddSingleton<IProviderFactory, ProviderFactory>();
+        silo.Services.AddSingleton<IProviderFactory>(services => new ProviderFactory(services.GetService<global::Azure.Core.TokenCredential>()));
         silo.Services.AddSingleton(new SshSessionOptions());
         silo.Services.AddOptions<CapacityOptions>().Configure(options =>
         {

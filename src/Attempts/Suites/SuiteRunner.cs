@@ -161,6 +161,7 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
             ("TESTGRID_SKU", cell.Sku.Name),
             ("TESTGRID_VCPUS", cell.Sku.Vcpus.ToString(CultureInfo.InvariantCulture)),
             ("TESTGRID_MEMORY_GIB", cell.Sku.MemoryGiB.ToString(CultureInfo.InvariantCulture)),
+            ("TESTGRID_SKU_FEATURES", string.Join(' ', cell.Sku.Features)),
             ("TESTGRID_REGION", cell.Region),
             ("TESTGRID_PROVIDER", cell.Provider),
             ("TESTGRID_SUITE", suite.Name),

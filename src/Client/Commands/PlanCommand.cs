@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Spectre.Console;
 using TestGrid.Input;
+using TestGrid.Plan;
 using TestGrid.Verdict;
 
 namespace TestGrid.Client.Commands;
@@ -12,25 +13,44 @@ internal static class PlanCommand
     /// <summary>Text output lists at most this many cells; JSON lists all.</summary>
     public const int MaxRows = 200;
 
+    /// <summary>The capacity plan's default attempt length: boot, three suites, teardown on a cloud VM.</summary>
+    public const double DefaultCellMinutes = 20;
+
     public static Command Create(CliConsole console)
     {
         var matrixArgument = CommonOptions.Matrix();
         var output = CommonOptions.Output();
         var provider = CommonOptions.Provider();
         var images = CommonOptions.Images();
-        var command = new Command("plan", "Expand a matrix into cells (image × SKU × region with matching arch, include/exclude applied) and print them. Builds nothing.")
+        var azure = CommonOptions.Azure();
+        var parallel = CommonOptions.Parallel();
+        var cellMinutes = new Option<double>("--cell-minutes")
+        {
+            Description = "For the capacity plan: how long one attempt takes (boot + suites), in minutes.",
+            DefaultValueFactory = _ => DefaultCellMinutes,
+        };
+        cellMinutes.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double>() <= 0) result.AddError("--cell-minutes must be more than 0");
+        });
+        var command = new Command("plan", "Expand a matrix into cells (image × SKU × region with matching arch, include/exclude applied) and print them, "
+            + "with the capacity plan on Azure (quota per region × family, waves, wall time, VM-hours, cost). Builds nothing, creates nothing.")
         {
             matrixArgument,
             output,
             provider,
             images,
+            azure,
+            parallel,
+            cellMinutes,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             try
             {
-                var (_, plan, _) = await CommonOptions.LoadPlanAsync(parse.GetValue(matrixArgument)!, CommonOptions.ProviderName(parse.GetValue(provider), null),
-                    parse.GetValue(images), build: false, _ => { }, cancellationToken);
+                var providerName = CommonOptions.ProviderName(parse.GetValue(provider), null, parse.GetValue(azure));
+                var (_, plan, _, review) = await CommonOptions.LoadPlanAsync(parse.GetValue(matrixArgument)!, providerName,
+                    parse.GetValue(images), CommonOptions.LoadAzure(providerName, parse.GetValue(azure)), build: false, _ => { }, cancellationToken);
                 if (parse.GetValue(output) == "json")
                 {
                     console.Out.WriteLine(JsonSerializer.Serialize(plan, TestGridJsonContext.Default.RunPlan));
@@ -48,6 +68,12 @@ internal static class PlanCommand
                 }
                 console.Ansi.Write(table);
                 if (plan.Cells.Count > MaxRows) console.Out.WriteLine($"… and {plan.Cells.Count - MaxRows} more cells (--output json lists all)");
+                if (providerName == Azure.AzureProvider.ProviderName)
+                {
+                    console.Out.WriteLine();
+                    var options = new CapacityEstimateOptions(TimeSpan.FromMinutes(parse.GetValue(cellMinutes)), parse.GetValue(parallel));
+                    CapacityPlanTable.Write(console, CapacityPlanner.Estimate(plan, review with { Unavailable = plan.Unavailable }, options));
+                }
                 return ExitCodes.Pass;
             }
             catch (InputException e)

@@ -20,8 +20,6 @@ namespace TestGrid.Client.Commands;
 /// </summary>
 internal static class RunCommand
 {
-    public const int DefaultParallelism = 16;
-
     public static Command Create(CliConsole console)
     {
         var matrixArgument = CommonOptions.Matrix();
@@ -30,15 +28,8 @@ internal static class RunCommand
         var images = CommonOptions.Images();
         var inventory = new Option<string?>("--inventory", "-i") { Description = "Static hosts to run on (JSON; see README). Implies --provider static." };
         var outDir = new Option<string?>("--out") { Description = "Folder for verdict.json, junit.xml and attempt logs. Default: results/<run id>." };
-        var parallel = new Option<int>("--parallel", "-p")
-        {
-            Description = "Most cells of this run in flight at once; providers limit further (one attempt per static host, QEMU guests by host cores).",
-            DefaultValueFactory = _ => DefaultParallelism,
-        };
-        parallel.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 1) result.AddError("--parallel must be at least 1");
-        });
+        var parallel = CommonOptions.Parallel();
+        var azure = CommonOptions.Azure();
         var runId = new Option<string?>("--run-id") { Description = "Name the run (letters, digits, '-', '_'). Default: time-based." };
         runId.Validators.Add(result =>
         {
@@ -66,17 +57,17 @@ internal static class RunCommand
 
         var command = new Command("run", "Run every cell of a matrix and print the release verdict. Exit code: 0 PASS, 1 FAIL, 2 INCOMPLETE, 3 invalid input.")
         {
-            matrixArgument, provider, inventory, images, outDir, parallel, runId, keep, keepFor, bootTimeout, accel, output, verbose,
+            matrixArgument, provider, inventory, azure, images, outDir, parallel, runId, keep, keepFor, bootTimeout, accel, output, verbose,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(console, new RunArguments(
-            parse.GetValue(matrixArgument)!, parse.GetValue(inventory), CommonOptions.ProviderName(parse.GetValue(provider), parse.GetValue(inventory)),
+            parse.GetValue(matrixArgument)!, parse.GetValue(inventory), parse.GetValue(azure), CommonOptions.ProviderName(parse.GetValue(provider), parse.GetValue(inventory), parse.GetValue(azure)),
             parse.GetValue(images), parse.GetValue(outDir), parse.GetValue(parallel), parse.GetValue(runId),
             parse.GetValue(keep) == "failed" ? parse.GetValue(keepFor) : null, parse.GetValue(bootTimeout), parse.GetValue(accel)!,
             parse.GetValue(output) == "json", parse.GetValue(verbose)), cancellationToken));
         return command;
     }
 
-    private sealed record RunArguments(string Matrix, string? Inventory, string Provider, string? Images, string? Out, int Parallel, string? RunId,
+    private sealed record RunArguments(string Matrix, string? Inventory, string? Azure, string Provider, string? Images, string? Out, int Parallel, string? RunId,
         TimeSpan? KeepFailedFor, int BootTimeoutSeconds, string Accelerator, bool Json, bool Verbose);
 
     private static async Task<int> RunAsync(CliConsole console, RunArguments args, CancellationToken cancellationToken)
@@ -86,12 +77,16 @@ internal static class RunCommand
         string outputRoot;
         try
         {
-            var (matrix, plan, images) = await CommonOptions.LoadPlanAsync(args.Matrix, args.Provider, args.Images, build: true, log.WriteLine, cancellationToken).ConfigureAwait(false);
+            var azure = CommonOptions.LoadAzure(args.Provider, args.Azure);
+            var inventory = LoadInventory(args);
+            var (matrix, plan, images, _) = await CommonOptions.LoadPlanAsync(args.Matrix, args.Provider, args.Images, azure, build: true, log.WriteLine, cancellationToken).ConfigureAwait(false);
+            foreach (var cell in plan.Unavailable) log.WriteLine($"left out {cell.Name}: {cell.Reason}");
             var providerSpec = new ProviderSpec
             {
                 Name = args.Provider,
-                Inventory = LoadInventory(args),
+                Inventory = inventory,
                 Qemu = images is null ? null : new QemuSpec(images, args.BootTimeoutSeconds, args.Accelerator),
+                Azure = azure,
             };
             var runId = args.RunId ?? $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
             outputRoot = Path.GetFullPath(args.Out ?? Path.Combine("results", runId));
@@ -115,7 +110,7 @@ internal static class RunCommand
         }
 
         if (args.Provider == QemuProvider.ProviderName)
-            foreach (var line in QemuJanitor.Sweep(DateTimeOffset.UtcNow)) log.WriteLine($"sweep: {line}");
+            foreach (var item in QemuJanitor.Sweep(DateTimeOffset.UtcNow, dryRun: false)) log.WriteLine($"janitor: {JanitorCommand.Describe(item)}");
         log.WriteLine($"run {spec.RunId}: {spec.Plan.Cells.Count} cells of matrix {spec.Plan.Matrix} on {spec.Provider.Name}, up to {spec.Parallelism} at once; output in {outputRoot}");
 
         await using var engine = await EmbeddedEngine.StartAsync(args.Verbose ? LogLevel.Information : LogLevel.Warning, CancellationToken.None).ConfigureAwait(false);

@@ -22,6 +22,12 @@ internal static class VerdictPrinter
             writer.WriteLine("  Kept machines (--keep failed):");
             foreach (var cell in kept) writer.WriteLine($"    {cell.Cell.Name} ({cell.Cell.Id}): {cell.Latest!.Kept}");
         }
+        var leaks = report.LeftOvers.Where(l => l.State != "kept").ToList();
+        if (leaks.Count > 0)
+        {
+            writer.WriteLine($"  Leak report: {leaks.Count} resource(s) of this run were still alive after every cell had ended:");
+            foreach (var leak in leaks) writer.WriteLine($"    {JanitorCommand.Describe(leak)}");
+        }
         writer.WriteLine($"  Reports: {Path.Combine(outputRoot, "verdict.json")}, {Path.Combine(outputRoot, "junit.xml")}; logs in {Path.Combine(outputRoot, "cells")}");
     }
 

@@ -37,13 +37,19 @@ public sealed record ImageDefinition(
     string? Version = null);
 
 /// <summary>A VM size: inline in the matrix or in a SKU catalog file.</summary>
+/// <param name="Family">The provider's quota family (Azure: the Compute usage name, e.g. <c>standardDSv5Family</c>).</param>
+/// <param name="PricePerHour">
+/// Estimated USD per hour of one machine (pay-as-you-go, Linux), for the capacity plan's cost estimate; null when
+/// unknown. Not part of the cell id: it does not change what a cell tests.
+/// </param>
 public sealed record SkuDefinition(
     string Name,
     Arch Arch,
     int Vcpus,
     double MemoryGiB,
     string? Family = null,
-    IReadOnlyList<string>? Features = null)
+    IReadOnlyList<string>? Features = null,
+    double? PricePerHour = null)
 {
     public IReadOnlyList<string> Features { get; init; } = Features ?? [];
 }

@@ -58,4 +58,15 @@ public sealed record RunPlan
 
     /// <summary>Matched an exclude rule.</summary>
     public required long Excluded { get; init; }
+
+    /// <summary>Cells the provider cannot serve (a SKU not offered or restricted in the region), left out with the reason.</summary>
+    public IReadOnlyList<UnavailableCell> Unavailable { get; init; } = [];
+
+    /// <summary>This plan without the cells <paramref name="review"/> found unavailable.</summary>
+    public RunPlan Without(PlanReview review)
+    {
+        if (review.Unavailable.Count == 0) return this;
+        var gone = review.Unavailable.Select(u => u.CellId).ToHashSet(StringComparer.Ordinal);
+        return this with { Cells = [.. Cells.Where(c => !gone.Contains(c.Id))], Unavailable = [.. Unavailable, .. review.Unavailable] };
+    }
 }

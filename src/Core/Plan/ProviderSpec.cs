@@ -1,3 +1,4 @@
+using TestGrid.Azure;
 using TestGrid.Inventory;
 using TestGrid.Matrix;
 
@@ -13,6 +14,9 @@ public sealed record ProviderSpec
 
     /// <summary>The QEMU provider's images and settings.</summary>
     public QemuSpec? Qemu { get; init; }
+
+    /// <summary>The Azure provider's subscription, networking and tagging.</summary>
+    public AzureSettings? Azure { get; init; }
 }
 
 /// <summary>The QEMU provider's part of a run.</summary>

@@ -13,4 +13,10 @@ public sealed record RunReport
     public DateTimeOffset? EndedAt { get; init; }
     public required RunVerdict Verdict { get; init; }
     public required IReadOnlyList<CellReport> Cells { get; init; }
+
+    /// <summary>
+    /// The leak report: what the provider found still alive of the run once every cell had ended (machines kept
+    /// with <c>--keep failed</c> say <c>kept</c>; anything else is a leak, with what was done about it).
+    /// </summary>
+    public IReadOnlyList<LeftOver> LeftOvers { get; init; } = [];
 }

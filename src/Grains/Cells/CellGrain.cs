@@ -79,7 +79,7 @@ public sealed partial class CellGrain(
         {
             var provider = providers.Create(work.Provider);
             var capacity = GrainFactory.GetGrain<ICapacityGrain>(provider.Name);
-            var need = provider.CapacityFor(cell);
+            var need = await provider.CapacityForAsync(cell, cancellationToken);
             var runner = new AttemptRunner(provider, sshOptions, loggers.CreateLogger<AttemptRunner>());
             var avoid = new List<string>();
             while (true)
@@ -102,7 +102,7 @@ public sealed partial class CellGrain(
 
                 state.State.Attempts = state.State.Attempts.Add(result);
                 await state.WriteStateAsync();
-                var retry = result.Outcome == AttemptOutcome.InfrastructureError
+                var retry = result.Outcome == AttemptOutcome.InfrastructureError && !ProvisionException.IsPermanent(result.ErrorKind)
                     && number <= work.Policy.InfrastructureRetries && !cancellationToken.IsCancellationRequested;
                 if (!retry)
                 {
@@ -136,7 +136,8 @@ public sealed partial class CellGrain(
 
     private async Task<Lease> AcquireAsync(ICapacityGrain capacity, CapacityNeed need, List<string> avoid, int attempt, CancellationToken cancellationToken)
     {
-        var request = new LeaseRequest($"{this.GetPrimaryKeyString()}#{attempt}", this.GetPrimaryKeyString(), need.Units, [.. need.AnyOf], [.. avoid]);
+        var request = new LeaseRequest($"{this.GetPrimaryKeyString()}#{attempt}", this.GetPrimaryKeyString(), need.Units, [.. need.AnyOf], [.. avoid],
+            [.. need.Pools.Select(p => new PoolClaim(p.Pool, p.Units, p.Free))]);
         _leaseWaiter = new TaskCompletionSource<Lease>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {

@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
 using TestGrid.Engine.Cells;
 using TestGrid.Plan;
+using TestGrid.Provision;
 using TestGrid.Reports;
 using TestGrid.Results;
 using TestGrid.Verdict;
@@ -14,6 +16,7 @@ public sealed class RunGrainState
     [Id(1)] public Dictionary<string, CellStatus> Cells { get; set; } = new(StringComparer.Ordinal);
     [Id(2)] public RunVerdict? Verdict { get; set; }
     [Id(3)] public DateTimeOffset? EndedAt { get; set; }
+    [Id(4)] public ImmutableArray<LeftOver> LeftOvers { get; set; } = [];
 }
 
 [GenerateSerializer, Alias("testgrid.cell-status")]
@@ -28,11 +31,16 @@ public sealed class CellStatus
 
 /// <summary>
 /// Holds a run's plan and where each cell stands; dispatches cells up to the run's parallelism as others end; on
-/// the last cell's end applies the policy and keeps the verdict. Calls out only to cell grains' quick methods.
+/// the last cell's end lets the provider end the run (shared resources removed, the leak report taken), then
+/// applies the policy and keeps the verdict. Calls out only to cell grains' quick methods.
 /// </summary>
-public sealed class RunGrain(
-    [PersistentState("run", TestGridStorage.Name)] IPersistentState<RunGrainState> state) : Grain, IRunGrain
+public sealed partial class RunGrain(
+    [PersistentState("run", TestGridStorage.Name)] IPersistentState<RunGrainState> state,
+    IProviderFactory providers,
+    ILogger<RunGrain> logger) : Grain, IRunGrain
 {
+    private static readonly TimeSpan EndRunTimeout = TimeSpan.FromMinutes(30);
+    private Task? _ending;
     private readonly List<CellEvent> _events = [];
     private Dictionary<string, Cell>? _cells;
     private int _next;
@@ -57,6 +65,8 @@ public sealed class RunGrain(
             Record(cell.Id, CellState.Queued, 0, null);
         }
         await state.WriteStateAsync();
+        // The reaper of the run's provider: it outlives this run and this silo.
+        await GrainFactory.GetGrain<IJanitorGrain>(IJanitorGrain.KeyOf(spec.Provider)).WatchAsync(spec.Provider);
         await DispatchAsync();
         await CompleteIfDoneAsync();
     }
@@ -102,6 +112,7 @@ public sealed class RunGrain(
             EndedAt = state.State.EndedAt,
             Verdict = state.State.Verdict ?? VerdictCalculator.Decide(cells),
             Cells = cells,
+            LeftOvers = state.State.LeftOvers,
         });
     }
 
@@ -150,13 +161,37 @@ public sealed class RunGrain(
         }
     }
 
-    private async Task CompleteIfDoneAsync()
+    private Task CompleteIfDoneAsync()
     {
-        if (state.State.Verdict is not null || state.State.Cells.Values.Any(c => !c.State.IsTerminal())) return;
+        if (state.State.Verdict is not null || _ending is not null || state.State.Cells.Values.Any(c => !c.State.IsTerminal())) return Task.CompletedTask;
+        // In the background: removing a cloud resource group takes minutes, longer than a grain call may.
+        _ending = EndAsync();
+        return Task.CompletedTask;
+    }
+
+    private async Task EndAsync()
+    {
+        using var keepAlive = this.RegisterGrainTimer(() => Task.CompletedTask,
+            new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
+        using var limit = new CancellationTokenSource(EndRunTimeout);
+        var runId = Spec.RunId;
+        try
+        {
+            var provider = providers.Create(Spec.Provider);
+            state.State.LeftOvers = [.. await Task.Run(() => provider.EndRunAsync(runId, limit.Token), CancellationToken.None)];
+        }
+        catch (Exception e)
+        {
+            LogEndFailed(logger, e, runId);
+            state.State.LeftOvers = [new LeftOver(runId, "run", runId, null, $"ending the run failed, its resources may be alive until the reaper removes them: {e.Message}")];
+        }
         state.State.EndedAt = DateTimeOffset.UtcNow;
         state.State.Verdict = VerdictCalculator.Decide(Spec.Plan.Cells.Select(c => Report(c, state.State.Cells[c.Id])).ToList());
         await state.WriteStateAsync();
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "run {Run}: ending the run with its provider failed")]
+    private static partial void LogEndFailed(ILogger logger, Exception exception, string run);
 
     private static CellReport Report(Cell cell, CellStatus status) =>
         new(cell, status.State, status.Attempts, status.Attempts.IsEmpty ? status.Detail : null);

@@ -1,4 +1,5 @@
 using TestGrid.Plan;
+using TestGrid.Results;
 using TestGrid.Ssh;
 
 namespace TestGrid.Provision;
@@ -13,7 +14,13 @@ public interface IMachineProvider
 
     /// <summary>What a cell must lease before it can be provisioned.</summary>
     /// <exception cref="NoCapacityException">Nothing this provider has can ever serve the cell.</exception>
-    CapacityNeed CapacityFor(Cell cell);
+    Task<CapacityNeed> CapacityForAsync(Cell cell, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Checks a plan against what the provider offers, before anything runs: cells it can never serve (with the
+    /// reason) and the quota pools the others draw on. Providers without such limits have nothing to say.
+    /// </summary>
+    Task<PlanReview> ReviewAsync(RunPlan plan, CancellationToken cancellationToken) => Task.FromResult(PlanReview.None);
 
     /// <summary>Makes (or, for static hosts, claims) a machine; returns once it exists, before it boots.</summary>
     /// <exception cref="ProvisionException">An infrastructure failure, with a stable kind.</exception>
@@ -27,7 +34,21 @@ public interface IMachineProvider
     /// provider's sweep destroys it). Returns how to reach it, or null when there is nothing to keep (the caller then destroys it).
     /// </summary>
     Task<string?> KeepAsync(Machine machine, DateTimeOffset until, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Called once when a run has ended: removes what the run shared between its attempts (an Azure resource group,
+    /// its network, imported images) unless a kept machine still needs it, and lists whatever of the run is still
+    /// alive that should not be (the run's leak report).
+    /// </summary>
+    Task<IReadOnlyList<LeftOver>> EndRunAsync(string runId, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<LeftOver>>([]);
+
+    /// <summary>
+    /// The reaper: finds everything of this provider's that TestGrid made and whose expiry has passed (whichever
+    /// process made it, alive or dead) and, unless <paramref name="dryRun"/>, deletes it.
+    /// </summary>
+    Task<IReadOnlyList<LeftOver>> SweepAsync(DateTimeOffset now, bool dryRun, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<LeftOver>>([]);
 }
+
 
 /// <summary>Creates the provider a run names, with the run's configuration.</summary>
 public interface IProviderFactory
@@ -35,12 +56,22 @@ public interface IProviderFactory
     IMachineProvider Create(ProviderSpec spec);
 }
 
-/// <summary>A cell needs one of <see cref="AnyOf"/> (exclusive resources such as a static host; empty for none) and <see cref="Units"/> of the provider's shared capacity.</summary>
-public sealed record CapacityNeed(IReadOnlyList<string> AnyOf, int Units = 1);
+/// <summary>
+/// A cell needs one of <see cref="AnyOf"/> (exclusive resources such as a static host; empty for none),
+/// <see cref="Units"/> of the provider's shared capacity, and its share of each quota pool in <see cref="Pools"/>.
+/// </summary>
+public sealed record CapacityNeed(IReadOnlyList<string> AnyOf, int Units = 1, IReadOnlyList<PoolNeed>? Pools = null)
+{
+    public IReadOnlyList<PoolNeed> Pools { get; init; } = Pools ?? [];
+}
+
+/// <summary><paramref name="Units"/> of the quota pool <paramref name="Pool"/> (e.g. vCPUs of a region × VM family), of which <paramref name="Free"/> were free when last measured.</summary>
+public sealed record PoolNeed(string Pool, int Units, int Free);
 
 /// <param name="Resource">The exclusive resource the capacity lease granted, if any.</param>
 /// <param name="ArtifactsPath">The attempt's artefact folder (absolute): where a console log goes.</param>
-public sealed record ProvisionRequest(string RunId, Cell Cell, string AttemptId, string? Resource, string ArtifactsPath, IAttemptLog Log);
+/// <param name="Metrics">The attempt's metrics: where a provider records what it measured (time to provisioned, calls made), until teardown ends.</param>
+public sealed record ProvisionRequest(string RunId, Cell Cell, string AttemptId, string? Resource, string ArtifactsPath, IAttemptLog Log, IDictionary<string, double> Metrics);
 
 /// <summary>A machine under test, reachable over SSH once it has booted.</summary>
 /// <param name="Ssh">Where to log in. Its host key fingerprint is empty when the console will tell it.</param>
@@ -87,6 +118,9 @@ public class ProvisionException(string kind, string message, Exception? inner = 
 {
     /// <summary>Short and stable, for reports and retries: <c>no-capacity</c>, <c>quota</c>, <c>allocation</c>...</summary>
     public string Kind { get; } = kind;
+
+    /// <summary>Kinds that a new attempt cannot cure (the SKU is not offered, the image does not exist): the cell ends without retrying.</summary>
+    public static bool IsPermanent(string? kind) => kind is "no-capacity" or "sku-not-available" or "image";
 }
 
 public sealed class NoCapacityException(string message) : ProvisionException("no-capacity", message);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using System.Text.RegularExpressions;
 using TestGrid.Provision;
 
 namespace TestGrid.Qemu;
@@ -11,7 +10,7 @@ namespace TestGrid.Qemu;
 /// first <see cref="HeadBytes"/> and the last <see cref="TailBytes"/> and counts what it drops; lines are cut at
 /// <see cref="MaxLine"/> characters.
 /// </summary>
-public sealed partial class ConsoleCapture : IMachineConsole
+public sealed class ConsoleCapture : IMachineConsole
 {
     public const int HeadBytes = 8 * 1024 * 1024;
     public const int TailBytes = 256 * 1024;
@@ -23,10 +22,9 @@ public sealed partial class ConsoleCapture : IMachineConsole
     private readonly TaskCompletionSource<IReadOnlyList<string>> _hostKeys = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly StringBuilder _line = new();
-    private readonly List<string> _fingerprints = [];
+    private readonly HostKeyBlock _keyBlock = new();
     private long _written;
     private long _tailWritten;
-    private bool _inKeyBlock;
 
     /// <param name="clock">Started when the machine's process started.</param>
     public ConsoleCapture(string logPath, Stopwatch clock)
@@ -71,13 +69,13 @@ public sealed partial class ConsoleCapture : IMachineConsole
         try
         {
             await FinishAsync().ConfigureAwait(false);
-            _hostKeys.TrySetResult(_fingerprints.ToList());
+            _hostKeys.TrySetResult(_keyBlock.Keys ?? []);
             _stopped.TrySetResult(await why().ConfigureAwait(false));
         }
         catch (Exception e)
         {
             // Whatever went wrong, whoever waits for the machine to stop must not wait forever.
-            _hostKeys.TrySetResult(_fingerprints.ToList());
+            _hostKeys.TrySetResult(_keyBlock.Keys ?? []);
             _stopped.TrySetResult($"the console ended; why the machine stopped is unknown ({e.GetType().Name}: {e.Message})");
         }
     }
@@ -128,23 +126,6 @@ public sealed partial class ConsoleCapture : IMachineConsole
     private void Line(string line)
     {
         if (KernelStart is null && line.Contains("Linux version ", StringComparison.Ordinal)) KernelStart = _clock.Elapsed;
-        if (line.Contains("-----BEGIN SSH HOST KEY FINGERPRINTS-----", StringComparison.Ordinal))
-        {
-            _inKeyBlock = true;
-        }
-        else if (_inKeyBlock && line.Contains("-----END SSH HOST KEY FINGERPRINTS-----", StringComparison.Ordinal))
-        {
-            _inKeyBlock = false;
-            _hostKeys.TrySetResult(_fingerprints.ToList());
-        }
-        else if (_inKeyBlock && Fingerprint().Match(line) is { Success: true } match)
-        {
-            // Other output (systemd's status lines) may interleave with the block: only fingerprint lines count.
-            _fingerprints.Add($"{match.Groups["hash"].Value} {match.Groups["type"].Value}");
-        }
+        if (_keyBlock.Feed(line)) _hostKeys.TrySetResult(_keyBlock.Keys!);
     }
-
-    /// <summary><c>256 SHA256:… root@host (ED25519)</c>, as ssh-keygen -l and cloud-init print it.</summary>
-    [GeneratedRegex(@"\b\d+ (?<hash>SHA256:[A-Za-z0-9+/]{43}) .*\((?<type>[A-Z0-9-]+)\)\s*$")]
-    private static partial Regex Fingerprint();
 }

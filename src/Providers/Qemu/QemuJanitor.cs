@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using TestGrid.Results;
 
 namespace TestGrid.Qemu;
 
@@ -8,26 +9,27 @@ namespace TestGrid.Qemu;
 /// </summary>
 public static class QemuJanitor
 {
-    /// <summary>Sweeps <c>$TESTGRID_STATE/qemu</c>; returns one line per machine it ended or record it removed.</summary>
-    public static IReadOnlyList<string> Sweep(DateTimeOffset now)
+    /// <summary>Sweeps <c>$TESTGRID_STATE/qemu</c>: one item per machine it ended (or, with <paramref name="dryRun"/>, would end) or record it removed.</summary>
+    public static IReadOnlyList<LeftOver> Sweep(DateTimeOffset now, bool dryRun)
     {
         var root = Path.Combine(TestGridPaths.State, "qemu");
         if (!Directory.Exists(root)) return [];
-        var swept = new List<string>();
+        var swept = new List<LeftOver>();
         foreach (var folder in Directory.EnumerateDirectories(root))
         {
             var instance = QemuInstance.Load(folder);
             if (instance is null)
             {
                 // A folder without a readable record is a provisioning that died half way: nothing runs from it.
-                if (Directory.GetLastWriteTimeUtc(folder) < now.UtcDateTime.AddMinutes(-10)) Remove(folder, swept, "unrecorded");
+                if (Directory.GetLastWriteTimeUtc(folder) < now.UtcDateTime.AddMinutes(-10))
+                    swept.Add(new LeftOver(Path.GetFileName(folder), "qemu record", null, null, dryRun ? "would remove (unrecorded)" : Remove(folder)));
                 continue;
             }
             var orphan = !instance.Kept && !instance.RunnerAlive;
             if (!orphan && now < instance.ExpiresAt) continue;
-            var why = orphan ? $"its runner (pid {instance.RunnerPid}) is gone" : $"expired at {instance.ExpiresAt:u}";
-            if (instance.IsAlive) Kill(instance.Pid);
-            Remove(folder, swept, $"attempt {instance.AttemptId} of run {instance.RunId}: {why}");
+            var why = orphan ? $"its runner (pid {instance.RunnerPid}) is gone" : "expired";
+            if (!dryRun && instance.IsAlive) Kill(instance.Pid);
+            swept.Add(new LeftOver(instance.AttemptId, "qemu machine", instance.RunId, instance.ExpiresAt, dryRun ? $"would end ({why})" : $"{Remove(folder)} ({why})"));
         }
         return swept;
     }
@@ -46,16 +48,16 @@ public static class QemuJanitor
         }
     }
 
-    private static void Remove(string folder, List<string> swept, string why)
+    private static string Remove(string folder)
     {
         try
         {
             Directory.Delete(folder, recursive: true);
-            swept.Add($"ended QEMU machine {Path.GetFileName(folder)}: {why}");
+            return "deleted";
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            swept.Add($"could not remove {folder}: {e.Message}");
+            return $"delete failed: {e.Message}";
         }
     }
 }

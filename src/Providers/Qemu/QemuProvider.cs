@@ -4,6 +4,7 @@ using System.Text;
 using TestGrid.Matrix;
 using TestGrid.Plan;
 using TestGrid.Provision;
+using TestGrid.Results;
 using TestGrid.Ssh;
 
 namespace TestGrid.Qemu;
@@ -24,11 +25,11 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
 
     public string Name => ProviderName;
 
-    public CapacityNeed CapacityFor(Cell cell)
+    public Task<CapacityNeed> CapacityForAsync(Cell cell, CancellationToken cancellationToken)
     {
         if (!spec.Images.ContainsKey(cell.Image.Id))
             throw new NoCapacityException($"no QEMU image was resolved for image '{cell.Image.Id}'");
-        return new CapacityNeed([], Math.Min(cell.Sku.Vcpus, QemuHost.Cores));
+        return Task.FromResult(new CapacityNeed([], Math.Min(cell.Sku.Vcpus, QemuHost.Cores)));
     }
 
     public async Task<Machine> ProvisionAsync(ProvisionRequest request, CancellationToken cancellationToken)
@@ -129,23 +130,16 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
         Directory.Delete(QemuInstance.Folder(attemptId), recursive: true);
     }
 
+    public Task<IReadOnlyList<LeftOver>> SweepAsync(DateTimeOffset now, bool dryRun, CancellationToken cancellationToken) =>
+        Task.FromResult(QemuJanitor.Sweep(now, dryRun));
+
     public async Task<string?> KeepAsync(Machine machine, DateTimeOffset until, CancellationToken cancellationToken)
     {
         var attemptId = machine.Handle!;
         var folder = QemuInstance.Folder(attemptId);
         var instance = QemuInstance.Load(folder);
         if (instance is not { IsAlive: true }) return null;
-        // A known_hosts line for the pinned key, taken from the machine and checked against the pin.
-        var knownHosts = Path.Combine(folder, "known_hosts");
-        var scanned = await HostTool.RunAsync("ssh-keyscan", ["-p", machine.Ssh.Port.ToString(CultureInfo.InvariantCulture), "-t", "ed25519", machine.Ssh.Host], cancellationToken).ConfigureAwait(false);
-        var line = scanned.Split('\n').FirstOrDefault(l => l.Length > 0 && !l.StartsWith('#'));
-        if (line is not null)
-        {
-            await File.WriteAllTextAsync(knownHosts, line + "\n", cancellationToken).ConfigureAwait(false);
-            var fingerprint = (await HostTool.RunAsync("ssh-keygen", ["-l", "-E", "sha256", "-f", knownHosts], cancellationToken).ConfigureAwait(false)).Split(' ')[1];
-            if (!machine.Ssh.HostKeys.Contains(fingerprint)) File.Delete(knownHosts);
-        }
-        var reach = $"ssh -i {machine.Ssh.PrivateKeyPath} -p {machine.Ssh.Port} -o UserKnownHostsFile={knownHosts} -o StrictHostKeyChecking=yes root@{machine.Ssh.Host}";
+        var reach = await KnownHosts.ReachAsync(machine.Ssh, Path.Combine(folder, "known_hosts"), cancellationToken).ConfigureAwait(false);
         (instance with { Kept = true, ExpiresAt = until, Reach = reach }).Save(folder);
         // The runner may exit now: the process stays, and so does its console pipe's reader for as long as the runner lives.
         _processes.TryRemove(attemptId, out _);

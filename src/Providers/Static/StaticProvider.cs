@@ -19,14 +19,14 @@ public sealed class StaticProvider(HostInventory inventory) : IMachineProvider
     /// <summary>The lease resource of a host: its endpoint, so that one machine is one resource across inventories.</summary>
     public static string ResourceOf(StaticHost host) => $"{ProviderName}:{host.Endpoint}";
 
-    public CapacityNeed CapacityFor(Cell cell)
+    public Task<CapacityNeed> CapacityForAsync(Cell cell, CancellationToken cancellationToken)
     {
         var hosts = inventory.Hosts
             .Where(h => h.Arch == cell.Arch && h.Sku == cell.Sku.Name && (h.Region is null || h.Region == cell.Region))
             .Select(ResourceOf).ToList();
         if (hosts.Count == 0)
             throw new NoCapacityException($"no host in the inventory has arch {cell.Arch.ToString().ToLowerInvariant()}, SKU label '{cell.Sku.Name}' and region '{cell.Region}' (or none)");
-        return new CapacityNeed(hosts);
+        return Task.FromResult(new CapacityNeed(hosts));
     }
 
     public Task<Machine> ProvisionAsync(ProvisionRequest request, CancellationToken cancellationToken)

@@ -76,6 +76,37 @@ public sealed class CapacityGrainTests
         Assert.That((snapshot.ResourcesInUse.Length, snapshot.Queued), Is.EqualTo((0, 0)));
     }
 
+    [Test]
+    public async Task Quota_pools_are_shared_by_every_requester_and_never_over_admitted()
+    {
+        var capacity = _cluster.GrainFactory.GetGrain<ICapacityGrain>("pool-test");
+        // Two "runs" ask for 2-vCPU VMs in the same family; 5 vCPUs were free when measured.
+        PoolClaim[] Claim(int free) => [new("azure/eastus/cores", 2, 100), new("azure/eastus/standardDSv5Family", 2, free)];
+        var granted = new List<Lease?>();
+        foreach (var id in new[] { "run-a/1", "run-b/1", "run-a/2", "run-b/2" })
+            granted.Add(await capacity.RequestAsync(Request(id) with { Pools = [.. Claim(5)] }));
+
+        Assert.That(granted.Select(g => g is not null), Is.EqualTo(new[] { true, true, false, false }), "2 + 2 fit in 5; a third would need 6");
+        var pool = (await capacity.GetSnapshotAsync()).Pools.Single(p => p.Pool == "azure/eastus/standardDSv5Family");
+        Assert.That((pool.InUse, pool.Limit), Is.EqualTo((4, 5)));
+
+        // A fresh measurement while TestGrid holds part of the pool would count its own VMs: it is ignored.
+        Assert.That(await capacity.RequestAsync(Request("run-c/1") with { Pools = [.. Claim(1)] }), Is.Null);
+        Assert.That((await capacity.GetSnapshotAsync()).Pools.Single(p => p.Pool == "azure/eastus/standardDSv5Family").Limit, Is.EqualTo(5));
+
+        await capacity.ReleaseAsync(granted[0]!.LeaseId);
+        var after = (await capacity.GetSnapshotAsync()).Pools.Single(p => p.Pool == "azure/eastus/standardDSv5Family");
+        Assert.That((after.InUse, after.Peak), Is.EqualTo((4, 4)), "the first waiting request took the freed vCPUs; the pool never held more than 4");
+    }
+
+    [Test]
+    public async Task An_idle_pool_admits_even_when_the_quota_measured_short_so_the_cloud_answers()
+    {
+        var capacity = _cluster.GrainFactory.GetGrain<ICapacityGrain>("short-pool-test");
+        var lease = await capacity.RequestAsync(Request("a") with { Pools = [new PoolClaim("azure/westus2/standardDPSv6Family", 2, 0)] });
+        Assert.That(lease, Is.Not.Null, "waiting for quota others hold would never end; Azure's QuotaExceeded ends the cell with its reason");
+    }
+
     private static LeaseRequest Request(string id, string[]? anyOf = null, string[]? avoid = null) =>
         new(id, $"test/{id}", 1, [.. anyOf ?? []], [.. avoid ?? []]);
 

@@ -68,9 +68,9 @@ public sealed class QemuBootTests
         Assert.That(scenario.LiveGuests(), Is.EqualTo(1), "only the kept machine lives");
         Assert.That(scenario.StateFolders(), Has.Count.EqualTo(1), "only the kept machine has a record");
 
-        // Past its time, a sweep ends it.
+        // Past its time, the janitor ends it.
         await Task.Delay(TimeSpan.FromSeconds(4));
-        var sweep = await CliRunner.RunAsync("sweep");
+        var sweep = await CliRunner.RunAsync("janitor");
         Assert.That(sweep.Out, Does.Contain($"{scenario.RunId}").And.Contain("expired"));
         Assert.That(scenario.LiveGuests(), Is.Zero);
         Assert.That(scenario.StateFolders(), Is.Empty);
@@ -131,7 +131,7 @@ public sealed class QemuBootTests
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.That(scenario.LiveGuests(), Is.EqualTo(1), "the guest outlived its runner");
 
-        var sweep = await CliRunner.RunAsync("sweep");
+        var sweep = await CliRunner.RunAsync("janitor");
 
         Assert.That(sweep.Out, Does.Contain(scenario.RunId).And.Contain($"its runner (pid {runner.Id}) is gone"));
         Assert.That(scenario.LiveGuests(), Is.Zero);

@@ -44,11 +44,20 @@ public sealed class CliTests
     }
 
     [Test]
+    public async Task The_azure_provider_without_its_configuration_is_invalid_input()
+    {
+        using var workspace = Matrix();
+        var result = await CliRunner.RunAsync("run", workspace.Path("matrix.json"), "--provider", "azure");
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
+        Assert.That(result.Error, Does.Contain("--azure: the azure provider needs its configuration"));
+    }
+
+    [Test]
     public async Task Validate_prints_a_summary_or_json()
     {
         using var workspace = Matrix();
         var text = await CliRunner.RunAsync("validate", workspace.Path("matrix.json"));
-        Assert.That((text.ExitCode, text.Out), Is.EqualTo((0, $"{workspace.Path("matrix.json")}: valid. 1 images, 2 SKUs, 1 regions, 1 suites (1 tests); cells per provider: qemu 0, static 2\n")));
+        Assert.That((text.ExitCode, text.Out), Is.EqualTo((0, $"{workspace.Path("matrix.json")}: valid. 1 images, 2 SKUs, 1 regions, 1 suites (1 tests); cells per provider: qemu 0, static 2, azure 0\n")));
 
         var json = await CliRunner.RunAsync("validate", workspace.Path("matrix.json"), "--output", "json");
         using var document = JsonDocument.Parse(json.Out);
