@@ -16,7 +16,8 @@ namespace TestGrid.Attempts;
 /// </summary>
 public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions sshOptions, ILogger<AttemptRunner> logger)
 {
-    private static readonly TimeSpan TeardownTimeout = TimeSpan.FromMinutes(2);
+    /// <summary>How long teardown may take: a QEMU guest ends in seconds, an Azure VM delete takes minutes.</summary>
+    private static readonly TimeSpan TeardownTimeout = TimeSpan.FromMinutes(10);
 
     public async Task<AttemptResult> RunAsync(AttemptRequest request, StageCallback stage, CancellationToken cancellationToken)
     {

@@ -33,7 +33,8 @@ public static class AzureArm
         return (new ArmClient(credential, settings.SubscriptionId, options), new HttpClient(handler, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(60) });
     }
 
-    private static HttpClientHandler Handler(string? caCertificate)
+    /// <summary>A handler that trusts the system's roots and, when given, the roots of a PEM file as well.</summary>
+    public static HttpClientHandler Handler(string? caCertificate)
     {
         var handler = new HttpClientHandler();
         if (caCertificate is null) return handler;

@@ -42,22 +42,19 @@ public sealed class AzureProvider : IMachineProvider
     private readonly AzureCalls _calls;
     private readonly AzureOffers _offers;
     private readonly string _creator;
-    private readonly ConcurrentDictionary<string, Lazy<Task<ResourceGroupResource>>> _groups = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _shared = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, AzureMachine> _machines = new(StringComparer.Ordinal);
 
-    public AzureProvider(AzureSettings settings, TokenCredential credential, TimeSpan? retryDelay = null)
+    public AzureProvider(AzureSettings settings, TokenCredential credential)
     {
         _settings = settings;
         (_arm, _http) = AzureArm.Create(settings, credential);
-        _calls = new AzureCalls(retryDelay ?? TimeSpan.FromSeconds(2));
+        _calls = new AzureCalls(baseDelay: TimeSpan.FromSeconds(2));
         _offers = new AzureOffers(_arm, settings.SubscriptionId, _calls);
         _creator = settings.Creator ?? $"{Environment.UserName}@{Environment.MachineName}";
     }
 
     public string Name => ProviderName;
-
-    public AzureOffers Offers => _offers;
 
     private SubscriptionResource Subscription => _arm.GetSubscriptionResource(SubscriptionResource.CreateResourceIdentifier(_settings.SubscriptionId));
 
@@ -80,7 +77,7 @@ public sealed class AzureProvider : IMachineProvider
     {
         var cell = request.Cell;
         var log = request.Log;
-        var machine = new AzureMachine(request.AttemptId, Path.Combine(TestGridPaths.State, "azure", request.AttemptId), request.Metrics);
+        var machine = new AzureMachine(KeyFolder(request.AttemptId), request.Metrics, log);
         _machines[request.AttemptId] = machine;
         AzureCallCount.Begin(machine.Count);
         try
@@ -92,7 +89,7 @@ public sealed class AzureProvider : IMachineProvider
             // Nothing of a machine that never came to be may stay behind.
             using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(10));
             if (machine.Console is not null && await machine.Console.TryFetchAsync(limit.Token).ConfigureAwait(false) is { } fetched) log.Write(fetched);
-            await DeleteAttemptResourcesAsync(machine, log, limit.Token).ConfigureAwait(false);
+            await DeleteAttemptResourcesAsync(machine, limit.Token).ConfigureAwait(false);
             _machines.TryRemove(request.AttemptId, out _);
             Record(machine);
             if (e is RequestFailedException failure) throw AzureFaults.ToProvisionException(failure, $"provisioning {cell.Sku.Name} in {cell.Region}");
@@ -109,7 +106,6 @@ public sealed class AzureProvider : IMachineProvider
         if (AzureOffers.Unavailable(cell, sku) is { } reason) throw new ProvisionFailure(AzureFaultClass.SkuNotAvailable, reason);
 
         var group = await GroupAsync(request.RunId, region, cancellationToken).ConfigureAwait(false);
-        machine.Group = group.Id;
         var subnet = await SubnetAsync(request.RunId, group, region, cancellationToken).ConfigureAwait(false);
         var image = await ImageAsync(request.RunId, group, cell.Image, region, log, cancellationToken).ConfigureAwait(false);
 
@@ -166,9 +162,8 @@ public sealed class AzureProvider : IMachineProvider
         var address = await AddressAsync(machine, cancellationToken).ConfigureAwait(false);
         var vm = _arm.GetVirtualMachineResource(machine.Vm!);
         machine.Console = new AzureSerialConsole(vm, _http, _calls, Path.Combine(request.ArtifactsPath, "console.log"), clock, SerialPoll);
-        machine.Target = new SshTarget(address, 22, _settings.AdminUser, key, []);
         log.Write($"VM {name} at {address} ({_settings.Network} networking); SSH as {_settings.AdminUser} with the attempt's key; host key from the serial log");
-        return new Machine(name, machine.Target, TimeSpan.FromSeconds(_settings.BootTimeoutSeconds), machine.Console) { Handle = request.AttemptId };
+        return new Machine(name, new SshTarget(address, 22, _settings.AdminUser, key, []), TimeSpan.FromSeconds(_settings.BootTimeoutSeconds), machine.Console) { Handle = request.AttemptId };
     }
 
     public async Task DestroyAsync(Machine machine, CancellationToken cancellationToken)
@@ -177,8 +172,8 @@ public sealed class AzureProvider : IMachineProvider
         AzureCallCount.Begin(state.Count);
         try
         {
-            if (state.Console is not null && await state.Console.TryFetchAsync(cancellationToken).ConfigureAwait(false) is { } fetched) state.Log(fetched);
-            await DeleteAttemptResourcesAsync(state, null, cancellationToken).ConfigureAwait(false);
+            if (state.Console is not null && await state.Console.TryFetchAsync(cancellationToken).ConfigureAwait(false) is { } fetched) state.Log.Write(fetched);
+            await DeleteAttemptResourcesAsync(state, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -192,7 +187,7 @@ public sealed class AzureProvider : IMachineProvider
         AzureCallCount.Begin(state.Count);
         try
         {
-            if (state.Console is not null) await state.Console.TryFetchAsync(cancellationToken).ConfigureAwait(false);
+            if (state.Console is not null && await state.Console.TryFetchAsync(cancellationToken).ConfigureAwait(false) is { } fetched) state.Log.Write(fetched);
             var tags = new Dictionary<string, string>(StringComparer.Ordinal) { [AzureTags.ExpiresAt] = AzureTags.Format(until), [AzureTags.Kept] = "true" };
             foreach (var id in new[] { state.Vm, state.Nic, state.PublicIp }.OfType<ResourceIdentifier>())
                 await PatchTagsAsync(id, tags, cancellationToken).ConfigureAwait(false);
@@ -207,8 +202,7 @@ public sealed class AzureProvider : IMachineProvider
 
     public async Task<IReadOnlyList<LeftOver>> EndRunAsync(string runId, CancellationToken cancellationToken)
     {
-        var count = new AzureCallCount();
-        AzureCallCount.Begin(count);
+        foreach (var key in _shared.Keys.Where(k => k.StartsWith(runId + "/", StringComparison.Ordinal))) _shared.TryRemove(key, out _);
         var left = new List<LeftOver>();
         ResourceGroupResource? group;
         try
@@ -278,7 +272,6 @@ public sealed class AzureProvider : IMachineProvider
 
     public async Task<IReadOnlyList<LeftOver>> SweepAsync(DateTimeOffset now, bool dryRun, CancellationToken cancellationToken)
     {
-        AzureCallCount.Begin(new AzureCallCount());
         var swept = new List<LeftOver>();
         var expiredGroups = new List<ResourceGroupResource>();
         await foreach (var group in Subscription.GetResourceGroups().GetAllAsync($"tagName eq '{AzureTags.ExpiresAt}'", cancellationToken: cancellationToken).ConfigureAwait(false))
@@ -304,15 +297,18 @@ public sealed class AzureProvider : IMachineProvider
     }
 
     /// <summary>The run's group, made once (tagged; expiring after the configured time).</summary>
-    private Task<ResourceGroupResource> GroupAsync(string runId, string region, CancellationToken cancellationToken) =>
-        _groups.GetOrAdd(runId, _ => new Lazy<Task<ResourceGroupResource>>(async () =>
+    private async Task<ResourceGroupResource> GroupAsync(string runId, string region, CancellationToken cancellationToken)
+    {
+        var id = await Shared($"{runId}/group", async () =>
         {
             var data = new ResourceGroupData(new AzureLocation(_settings.ResourceGroupLocation ?? region));
             foreach (var (key, value) in AzureTags.For(runId, AzureTags.Shared, AzureTags.Shared, _creator, DateTimeOffset.UtcNow.AddHours(_settings.ExpiresAfterHours)))
                 data.Tags[key] = value;
             var operation = await _calls.RunAsync(token => Subscription.GetResourceGroups().CreateOrUpdateAsync(WaitUntil.Completed, GroupName(runId), data, token), cancellationToken).ConfigureAwait(false);
-            return operation.Value;
-        })).Value;
+            return operation.Value.Id.ToString();
+        }).ConfigureAwait(false);
+        return _arm.GetResourceGroupResource(new ResourceIdentifier(id));
+    }
 
     /// <summary>The subnet an attempt's NIC goes in: the configured one (private), or the run's network in the region (public), made once.</summary>
     private Task<string> SubnetAsync(string runId, ResourceGroupResource group, string region, CancellationToken cancellationToken)
@@ -449,16 +445,20 @@ public sealed class AzureProvider : IMachineProvider
         await _calls.RunAsync(token => resource.SetTagsAsync(merged, token), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Deletes VM, NIC and public IP in that order; each delete is retried, and a resource already gone is fine.</summary>
-    private async Task DeleteAttemptResourcesAsync(AzureMachine machine, IAttemptLog? log, CancellationToken cancellationToken)
+    /// <summary>
+    /// Deletes VM, NIC and public IP in that order; each delete is retried, and a resource already gone is fine. The
+    /// attempt's key goes too, unless something could not be deleted (then someone may need it to look).
+    /// </summary>
+    private async Task DeleteAttemptResourcesAsync(AzureMachine machine, CancellationToken cancellationToken)
     {
+        var undeleted = 0;
         foreach (var id in new[] { machine.Vm, machine.Nic, machine.PublicIp }.OfType<ResourceIdentifier>())
         {
             var state = await TryDeleteAsync(id, cancellationToken).ConfigureAwait(false);
-            (log ?? machine).Write($"{id.ResourceType.Type} {id.Name}: {state}");
-            if (state != "deleted") machine.Undeleted.Add(id);
+            machine.Log.Write($"{id.ResourceType.Type} {id.Name}: {state}");
+            if (state != "deleted") undeleted++;
         }
-        if (machine.Undeleted.Count == 0 && Directory.Exists(machine.Folder)) Directory.Delete(machine.Folder, recursive: true);
+        if (undeleted == 0 && Directory.Exists(machine.Folder)) Directory.Delete(machine.Folder, recursive: true);
     }
 
     private async Task DeleteAsync(ResourceIdentifier? id, CancellationToken cancellationToken)
@@ -519,25 +519,20 @@ public sealed class AzureProvider : IMachineProvider
     private static string Describe(ImageReference image) =>
         image.Id?.ToString() ?? image.CommunityGalleryImageId ?? image.SharedGalleryImageUniqueId ?? $"{image.Publisher}:{image.Offer}:{image.Sku}:{image.Version}";
 
+    /// <summary>Where an attempt's SSH key (and, when kept, its known_hosts) lives on the runner.</summary>
+    private static string KeyFolder(string attemptId) => Path.Combine(TestGridPaths.State, "azure", attemptId);
+
     /// <summary>One attempt's Azure resources, until its teardown.</summary>
-    private sealed class AzureMachine(string attemptId, string folder, IDictionary<string, double> metrics) : IAttemptLog
+    private sealed class AzureMachine(string folder, IDictionary<string, double> metrics, IAttemptLog log)
     {
-        public string AttemptId { get; } = attemptId;
         public string Folder { get; } = folder;
         public IDictionary<string, double> Metrics { get; } = metrics;
+        public IAttemptLog Log { get; } = log;
         public AzureCallCount Count { get; } = new();
-        public ResourceIdentifier? Group { get; set; }
         public ResourceIdentifier? PublicIp { get; set; }
         public ResourceIdentifier? Nic { get; set; }
         public ResourceIdentifier? Vm { get; set; }
         public AzureSerialConsole? Console { get; set; }
-        public SshTarget? Target { get; set; }
-        public List<ResourceIdentifier> Undeleted { get; } = [];
-        public List<string> Notes { get; } = [];
-
-        public void Log(string message) => Notes.Add(message);
-
-        void IAttemptLog.Write(string message) => Notes.Add(message);
     }
 }
 

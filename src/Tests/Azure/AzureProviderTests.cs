@@ -151,7 +151,7 @@ public sealed class AzureProviderTests
     [Test, CancelAfter(240_000)]
     public async Task Cancelling_a_run_while_a_vm_is_being_created_deletes_everything_it_made()
     {
-        await using var scenario = await AzureScenario.StartAsync(new FakeArmOptions { LroPolls = 60, RetryAfterSeconds = 1 });
+        await using var scenario = await AzureScenario.StartAsync(new FakeArmOptions { LroPolls = 15, RetryAfterSeconds = 1 });
         var matrix = scenario.Matrix(["Standard_D2s_v5"]);
         using var cancel = new CancellationTokenSource();
 

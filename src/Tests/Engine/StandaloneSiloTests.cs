@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using TestGrid.Engine;
+using TestGrid.Tests.Support;
 
 namespace TestGrid.Tests.Engine;
 
@@ -14,7 +15,7 @@ public sealed class StandaloneSiloTests
     {
         var gateway = LocalPorts.Free();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "testgrid-silo.dll"), $"--TestGrid:SiloPort={LocalPorts.Free()}",
+        foreach (var arg in new[] { Repo.Program("Silo", "testgrid-silo.dll"), $"--TestGrid:SiloPort={LocalPorts.Free()}",
                      $"--TestGrid:GatewayPort={gateway}", "--TestGrid:ClusterId=standalone-test", "--TestGrid:CapacityLimits:qemu=3" })
             start.ArgumentList.Add(arg);
         using var silo = Process.Start(start)!;

@@ -65,7 +65,7 @@ public sealed class Scenario : IDisposable
     public System.Diagnostics.Process StartProcess()
     {
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "testgrid.dll"), "run", Workspace.Path("matrix.json"),
+        foreach (var arg in new[] { Repo.Program("Client", "testgrid.dll"), "run", Workspace.Path("matrix.json"),
                      "--inventory", Workspace.Path("hosts.json"), "--out", Output, "--run-id", RunId })
             start.ArgumentList.Add(arg);
         start.Environment["CI"] = "true";

@@ -122,7 +122,7 @@ public sealed class QemuBootTests
         scenario.WriteMatrix(new JsonObject { ["recipe"] = Recipe }, "x64", [("small", 1, 1)], ["boot"]);
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in scenario.RunArguments()) start.ArgumentList.Add(argument);
-        start.ArgumentList.Insert(0, Path.Combine(AppContext.BaseDirectory, "testgrid.dll"));
+        start.ArgumentList.Insert(0, Repo.Program("Client", "testgrid.dll"));
         using var runner = Process.Start(start)!;
 
         await Waits.UntilAsync(() => Task.FromResult(scenario.LiveGuests() == 1), TimeSpan.FromSeconds(60));

@@ -119,7 +119,7 @@ public sealed partial class ArmContractServerTests
     [Category("Docker")]
     public async Task A_vm_is_created_through_its_operation_and_answers_ssh_with_the_host_key_of_its_serial_log()
     {
-        await EnsureDockerAsync();
+        await HostPool.RequireDockerAsync();
         await using var arm = await FakeArm.StartAsync(new FakeArmOptions());
         var client = Client(arm);
         var group = await GroupAsync(client, arm, "tg-vm");
@@ -190,7 +190,7 @@ public sealed partial class ArmContractServerTests
     [Category("Docker")]
     public async Task A_vm_that_never_starts_sshd_refuses_connections_and_its_serial_log_says_why()
     {
-        await EnsureDockerAsync();
+        await HostPool.RequireDockerAsync();
         await using var arm = await FakeArm.StartAsync(new FakeArmOptions { VmBoot = VmBoot.NeverSsh });
         var client = Client(arm);
         var group = await GroupAsync(client, arm, "tg-dead");
@@ -381,7 +381,7 @@ public sealed partial class ArmContractServerTests
     [Category("Docker")]
     public async Task Dispose_removes_every_container_and_a_new_server_sweeps_leftovers_of_dead_ones()
     {
-        await EnsureDockerAsync();
+        await HostPool.RequireDockerAsync();
         var arm = await FakeArm.StartAsync(new FakeArmOptions());
         string instance;
         string leftover;
@@ -411,7 +411,7 @@ public sealed partial class ArmContractServerTests
     [Category("Docker")]
     public async Task A_missing_vm_image_fails_the_start_naming_the_command_that_builds_it()
     {
-        await EnsureDockerAsync();
+        await HostPool.RequireDockerAsync();
 
         var error = Assert.ThrowsAsync<InvalidOperationException>(() => FakeArm.StartAsync(new FakeArmOptions { Image = "testgrid/debian12-sshd:missing" }));
 
@@ -512,23 +512,8 @@ public sealed partial class ArmContractServerTests
         return new ArmClient(new FixedTokenCredential(), arm.SubscriptionId, options);
     }
 
-    /// <summary>An HTTP handler that trusts the server's certificate as an extra root (and nothing else new).</summary>
-    private static SocketsHttpHandler TrustingHandler(FakeArm arm)
-    {
-        var root = X509Certificate2.CreateFromPem(File.ReadAllText(arm.CaCertificatePath));
-        var handler = new SocketsHttpHandler();
-        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-        {
-            if (errors == SslPolicyErrors.None) return true;
-            if ((errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None || certificate is not X509Certificate2 presented) return false;
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.Add(root);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            return chain.Build(presented);
-        };
-        return handler;
-    }
+    /// <summary>An HTTP handler that trusts the server's certificate as an extra root: the provider's own.</summary>
+    private static HttpClientHandler TrustingHandler(FakeArm arm) => TestGrid.Azure.AzureArm.Handler(arm.CaCertificatePath);
 
     private static async Task<(HttpStatusCode Status, string Body)> RangeAsync(HttpClient http, Uri blob, string range)
     {
@@ -561,20 +546,6 @@ public sealed partial class ArmContractServerTests
             HostConfig = new HostConfig { NetworkMode = "none" },
         });
         return created.ID;
-    }
-
-    private static async Task EnsureDockerAsync()
-    {
-        try
-        {
-            using var docker = TestContainers.Docker();
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await docker.System.PingAsync(limit.Token);
-        }
-        catch (Exception e) when (!TestContainers.Required)
-        {
-            Assert.Ignore($"fake VMs are containers and no Docker engine answers: {e.Message}. Set TESTGRID_REQUIRE_DOCKER=1 to make this a failure.");
-        }
     }
 
     [GeneratedRegex(@"-----BEGIN SSH HOST KEY FINGERPRINTS-----\n256 (SHA256:[A-Za-z0-9+/]{43}) root@vm1 \(ED25519\)\n-----END SSH HOST KEY FINGERPRINTS-----")]
