@@ -64,7 +64,7 @@ internal static class CommonOptions
     {
         if (provider != AzureProvider.ProviderName) return null;
         return azure is null
-            ? throw new InputException(new InputError("(command line)", "--azure", "the azure provider needs its configuration: --azure azure.json (see README, \"Azure\")"))
+            ? throw new InputException(new InputError("(command line)", "--azure", "the azure provider needs its configuration: --azure azure.json (see README, \"Azure provider\")"))
             : AzureSettingsLoader.Load(azure);
     }
 

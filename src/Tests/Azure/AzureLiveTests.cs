@@ -20,7 +20,7 @@ public sealed class AzureLiveTests
     {
         var subscription = Environment.GetEnvironmentVariable("AZURE_SUBSCRIPTION_ID");
         if (string.IsNullOrEmpty(subscription))
-            Assert.Ignore("live Azure test: set AZURE_SUBSCRIPTION_ID (and a credential DefaultAzureCredential accepts, e.g. az login) to run it; see README, \"Azure\"");
+            Assert.Ignore("live Azure test: set AZURE_SUBSCRIPTION_ID (and a credential DefaultAzureCredential accepts, e.g. az login) to run it; see README, \"Azure provider\"");
         var source = Environment.GetEnvironmentVariable("TESTGRID_AZURE_SSH_SOURCE");
         var subnet = Environment.GetEnvironmentVariable("TESTGRID_AZURE_SUBNET_ID");
         if (string.IsNullOrEmpty(source) && string.IsNullOrEmpty(subnet))
