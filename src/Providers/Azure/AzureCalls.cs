@@ -7,25 +7,18 @@ using Polly.Retry;
 
 namespace TestGrid.Azure;
 
-/// <summary>What one attempt (or run-level task) spent on Resource Manager: calls sent and retries taken, by fault.</summary>
+/// <summary>What one attempt spent on Resource Manager: calls sent (retries included) and retries taken.</summary>
 public sealed class AzureCallCount
 {
     private int _calls;
-    private int _throttled;
-    private int _transient;
+    private int _retries;
 
     public int Calls => _calls;
-    public int Retries => _throttled + _transient;
-    public int ThrottledRetries => _throttled;
-    public int TransientRetries => _transient;
+    public int Retries => _retries;
 
     internal void Call() => Interlocked.Increment(ref _calls);
 
-    internal void Retry(AzureFaultClass fault)
-    {
-        if (fault == AzureFaultClass.Throttled) Interlocked.Increment(ref _throttled);
-        else Interlocked.Increment(ref _transient);
-    }
+    internal void Retry() => Interlocked.Increment(ref _retries);
 
     /// <summary>The counter calls made in this async flow are charged to.</summary>
     internal static AsyncLocal<AzureCallCount?> Current { get; } = new();
@@ -58,7 +51,7 @@ public sealed class AzureCalls
             DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is RequestFailedException e ? AzureFaults.RetryAfter(e) : null),
             OnRetry = args =>
             {
-                if (args.Outcome.Exception is RequestFailedException e) AzureCallCount.Current.Value?.Retry(AzureFaults.Classify(e));
+                AzureCallCount.Current.Value?.Retry();
                 return ValueTask.CompletedTask;
             },
         }).Build();

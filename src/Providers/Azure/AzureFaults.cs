@@ -96,16 +96,12 @@ public static class AzureFaults
     /// <summary>The provisioning failure an unretried (or retried out) fault becomes.</summary>
     public static ProvisionFailure ToProvisionException(RequestFailedException e, string doing)
     {
-        var fault = Classify(e);
-        return new ProvisionFailure(fault, $"{doing}: {Describe(e)}", e);
+        return new ProvisionFailure(Classify(e), $"{doing}: {Describe(e)}", e);
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }
 
-/// <summary>An Azure provisioning failure, with its classification.</summary>
+/// <summary>An Azure provisioning failure; its kind follows from the fault's class.</summary>
 public sealed class ProvisionFailure(AzureFaultClass fault, string message, Exception? inner = null)
-    : Provision.ProvisionException(AzureFaults.Kind(fault), message, inner)
-{
-    public AzureFaultClass Fault { get; } = fault;
-}
+    : Provision.ProvisionException(AzureFaults.Kind(fault), message, inner);
