@@ -3,7 +3,10 @@
 #   scripts/setup.sh [--no-docker] [--images RECIPE...]
 #  - Debian packages: QEMU for x64 and arm64 guests (qemu-system-x86, qemu-system-arm, qemu-utils), qemu-user-static
 #    and binfmt-support (to build arm64 images on x64), mmdebstrap and e2fsprogs (image recipes), openssh-client
-#    (ssh-keygen, ssh-keyscan), util-linux (setsid), and docker.io (a Docker engine for the tests' SSH hosts);
+#    (ssh-keygen, ssh-keyscan), util-linux (setsid), docker.io (a Docker engine for the tests' SSH hosts), and nodejs
+#    and npm (for Azurite);
+#  - Azurite (npm azurite, pinned), the Azure Storage emulator the results ledger's Azure Tables tests run against,
+#    installed into $TESTGRID_CACHE/azurite-VERSION;
 #  - qemu-user registered with binfmt_misc for foreign-arch image builds;
 #  - a running Docker engine (unless --no-docker): the system's, or dockerd started with loopback-only settings;
 #  - images, cached by recipe hash in $TESTGRID_CACHE: the debian12-sshd container image (unless --no-docker) and
@@ -48,6 +51,8 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
 command -v qemu-img >/dev/null || missing+=(qemu-utils)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 [ -e /usr/bin/qemu-aarch64-static ] || [ "$(dpkg --print-architecture)" = arm64 ] || missing+=(qemu-user-static binfmt-support)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
@@ -75,6 +80,15 @@ if $docker && ! docker info >/dev/null 2>&1; then
   fi
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { say "the Docker engine did not come up; see /var/log/testgrid-dockerd.log"; exit 2; }
+fi
+
+# Azurite for the ledger's Azure Tables tests: from npm, into the cache (outside the clone), once per version.
+azurite_version=3.35.0
+azurite_dir=${TESTGRID_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/testgrid}/azurite-$azurite_version
+if [ ! -x "$azurite_dir/node_modules/.bin/azurite-table" ]; then
+  say "installing azurite $azurite_version into $azurite_dir"
+  mkdir -p "$azurite_dir"
+  npm install --prefix "$azurite_dir" --no-audit --no-fund --loglevel=error "azurite@$azurite_version" >&2
 fi
 
 if $docker; then "$repo/deploy/images/docker-image.sh" debian12-sshd >/dev/null; fi

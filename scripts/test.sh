@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The tests, from nothing: set the machine up (Docker engine, QEMU, image tools; the sshd container image and the
+# The tests, from nothing: set the machine up (Docker engine, QEMU, image tools, Azurite; the sshd container image and the
 # x64 and arm64 VM images, cached), build, run every test (unit, engine, integration against real sshd hosts in
 # containers and real QEMU guests), print "N passed, N failed", exit non-zero on any failure.
 #   sudo scripts/test.sh [extra dotnet test arguments, e.g. --filter Category!=Integration]
@@ -13,7 +13,7 @@ scripts/setup.sh --images "${images[@]}"
 
 results=$(mktemp -d -t testgrid-test-results.XXXXXX)
 # What was set up above is required: its absence is a failure, not a skip.
-export TESTGRID_REQUIRE_DOCKER=1 TESTGRID_REQUIRE_QEMU=1
+export TESTGRID_REQUIRE_DOCKER=1 TESTGRID_REQUIRE_QEMU=1 TESTGRID_REQUIRE_AZURITE=1
 status=0
 dotnet test TestGrid.sln -c Release --logger "trx;LogFileName=testgrid.trx" --logger "console;verbosity=normal" \
   --results-directory "$results" "$@" || status=$?

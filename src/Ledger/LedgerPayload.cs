@@ -1,0 +1,54 @@
+using System.Text.Json;
+using TestGrid.Plan;
+using TestGrid.Results;
+
+namespace TestGrid.Ledger;
+
+/// <summary>
+/// How both stores turn domain values into JSON payloads, with the domain's contract (<see cref="TestGridJsonContext"/>).
+/// Payloads are kept under <see cref="MaxChars"/> characters so that one fits an Azure Tables string property (64 KiB
+/// of UTF-16): a test's captured output is shortened to an excerpt (the whole capped output is in its log), an
+/// attempt's error message is cut. Both stores apply the same rule, so they return the same values.
+/// </summary>
+internal static class LedgerPayload
+{
+    /// <summary>Characters of JSON in one payload: 30 000 UTF-16 characters is under 64 KiB with room to spare.</summary>
+    public const int MaxChars = 30_000;
+
+    private static TestGridJsonContext Context => TestGridJsonContext.Default;
+
+    public static string Cell(Cell cell) => JsonSerializer.Serialize(cell, Context.Cell);
+
+    public static Cell ReadCell(string json) => JsonSerializer.Deserialize(json, Context.Cell)!;
+
+    /// <summary>The attempt without its tests (they are rows of their own).</summary>
+    public static string Attempt(AttemptResult attempt)
+    {
+        var bare = attempt with { Tests = [] };
+        var json = JsonSerializer.Serialize(bare, Context.AttemptResult);
+        if (json.Length <= MaxChars) return json;
+        bare = bare with { Error = Cut(bare.Error, 4_000), Kept = Cut(bare.Kept, 2_000) };
+        json = JsonSerializer.Serialize(bare, Context.AttemptResult);
+        if (json.Length <= MaxChars) return json;
+        return JsonSerializer.Serialize(bare with { Metrics = new Dictionary<string, double>() }, Context.AttemptResult);
+    }
+
+    public static AttemptResult ReadAttempt(string json) => JsonSerializer.Deserialize(json, Context.AttemptResult)!;
+
+    public static string Test(TestResult test)
+    {
+        var json = JsonSerializer.Serialize(test, Context.TestResult);
+        if (json.Length <= MaxChars) return json;
+        test = test with { Output = test.Output?.Excerpt(4_000), Reason = Cut(test.Reason, 2_000) };
+        json = JsonSerializer.Serialize(test, Context.TestResult);
+        if (json.Length <= MaxChars) return json;
+        return JsonSerializer.Serialize(test with { Output = test.Output?.Excerpt(512), Metrics = new Dictionary<string, double>() }, Context.TestResult);
+    }
+
+    public static TestResult ReadTest(string json) => JsonSerializer.Deserialize(json, Context.TestResult)!;
+
+    /// <summary>What <see cref="Test"/> keeps of a test: the value both stores give back.</summary>
+    public static TestResult Stored(TestResult test) => ReadTest(Test(test));
+
+    private static string? Cut(string? text, int chars) => text is null || text.Length <= chars ? text : text[..chars] + " […]";
+}
