@@ -33,21 +33,39 @@ public sealed class AzureOffers(ArmClient arm, string subscriptionId, AzureCalls
 
     private SubscriptionResource Subscription => arm.GetSubscriptionResource(SubscriptionResource.CreateResourceIdentifier(subscriptionId));
 
-    /// <summary>The pool names a cell's vCPUs count against.</summary>
-    public static IReadOnlyList<string> PoolsOf(string region, string family) => [$"azure/{region}/cores", $"azure/{region}/{family}"];
-
     public async Task<AzureSku?> SkuAsync(string region, string name, CancellationToken cancellationToken) =>
         (await SkusAsync(region, cancellationToken).ConfigureAwait(false)).GetValueOrDefault(name);
 
-    public Task<IReadOnlyDictionary<string, AzureSku>> SkusAsync(string region, CancellationToken cancellationToken) =>
-        _skus.GetOrAdd(region, r => new Lazy<Task<IReadOnlyDictionary<string, AzureSku>>>(() => LoadSkusAsync(r, cancellationToken))).Value;
+    /// <summary>
+    /// A region's SKUs, read once. The read is shared by every caller, so no caller's cancellation ends it; a failed
+    /// read is forgotten and tried again by the next caller.
+    /// </summary>
+    public Task<IReadOnlyDictionary<string, AzureSku>> SkusAsync(string region, CancellationToken cancellationToken)
+    {
+        var lazy = _skus.GetOrAdd(region, r => new Lazy<Task<IReadOnlyDictionary<string, AzureSku>>>(() => LoadSkusAsync(r, CancellationToken.None)));
+        if (lazy.Value.IsFaulted) _skus.TryRemove(new KeyValuePair<string, Lazy<Task<IReadOnlyDictionary<string, AzureSku>>>>(region, lazy));
+        return lazy.Value.WaitAsync(cancellationToken);
+    }
 
+    /// <summary>A region's usages, shared like <see cref="SkusAsync"/> and read again after <see cref="UsagesTtl"/>.</summary>
     public Task<AzureQuotas> QuotasAsync(string region, CancellationToken cancellationToken)
     {
         var now = DateTimeOffset.UtcNow;
         return _usages.AddOrUpdate(region,
-            r => (now, LoadQuotasAsync(r, cancellationToken)),
-            (r, cached) => now - cached.At < UsagesTtl && !cached.Quotas.IsFaulted ? cached : (now, LoadQuotasAsync(r, cancellationToken))).Quotas;
+            r => (now, LoadQuotasAsync(r, CancellationToken.None)),
+            (r, cached) => now - cached.At < UsagesTtl && !cached.Quotas.IsFaulted ? cached : (now, LoadQuotasAsync(r, CancellationToken.None))).Quotas
+            .WaitAsync(cancellationToken);
+    }
+
+    /// <summary>The quotas a VM of <paramref name="family"/> counts against in <paramref name="region"/>: the region's total vCPUs (<c>azure/&lt;region&gt;/cores</c>) and the family's.</summary>
+    public async Task<IReadOnlyList<QuotaPool>> PoolsAsync(string region, string family, CancellationToken cancellationToken)
+    {
+        var quotas = await QuotasAsync(region, cancellationToken).ConfigureAwait(false);
+        return [.. new[] { "cores", family }.Select(quota =>
+        {
+            var (limit, used) = quotas.ByName.TryGetValue(quota, out var q) ? q : (0, 0);
+            return new QuotaPool($"azure/{region}/{quota}", region, quota, limit, used);
+        })];
     }
 
     /// <summary>Why a cell cannot run in its region, or null when it can.</summary>
@@ -72,13 +90,9 @@ public sealed class AzureOffers(ArmClient arm, string subscriptionId, AzureCalls
                 unavailable.Add(new UnavailableCell(cell.Id, cell.Name, reason));
                 continue;
             }
-            var quotas = await QuotasAsync(cell.Region, cancellationToken).ConfigureAwait(false);
-            var names = PoolsOf(cell.Region, sku!.Family);
-            foreach (var (pool, quota) in names.Zip(new[] { "cores", sku.Family }))
-            {
-                var (limit, used) = quotas.ByName.TryGetValue(quota, out var q) ? q : (0, 0);
-                pools.TryAdd(pool, new QuotaPool(pool, cell.Region, quota, limit, used));
-            }
+            var cellQuotas = await PoolsAsync(cell.Region, sku!.Family, cancellationToken).ConfigureAwait(false);
+            foreach (var pool in cellQuotas) pools.TryAdd(pool.Name, pool);
+            var names = cellQuotas.Select(p => p.Name).ToList();
             cellPools[cell.Id] = names;
         }
         return new PlanReview(unavailable, [.. pools.Values.OrderBy(p => p.Name, StringComparer.Ordinal)], cellPools);

@@ -66,11 +66,9 @@ public sealed class AzureProvider : IMachineProvider
     {
         var sku = await _offers.SkuAsync(cell.Region, cell.Sku.Name, cancellationToken).ConfigureAwait(false);
         if (AzureOffers.Unavailable(cell, sku) is { } reason) throw new NoCapacityException(reason);
-        var quotas = await _offers.QuotasAsync(cell.Region, cancellationToken).ConfigureAwait(false);
         var vcpus = sku!.Vcpus > 0 ? sku.Vcpus : cell.Sku.Vcpus;
-        var pools = AzureOffers.PoolsOf(cell.Region, sku.Family).Zip(new[] { "cores", sku.Family }, (pool, quota) =>
-            new PoolNeed(pool, vcpus, quotas.ByName.TryGetValue(quota, out var q) ? Math.Max(0, q.Limit - q.Used) : 0));
-        return new CapacityNeed([], 1, [.. pools]);
+        var pools = await _offers.PoolsAsync(cell.Region, sku.Family, cancellationToken).ConfigureAwait(false);
+        return new CapacityNeed([], 1, [.. pools.Select(p => new PoolNeed(p.Name, vcpus, p.Free))]);
     }
 
     public async Task<Machine> ProvisionAsync(ProvisionRequest request, CancellationToken cancellationToken)

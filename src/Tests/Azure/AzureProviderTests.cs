@@ -128,19 +128,19 @@ public sealed class AzureProviderTests
         Assert.That(report.LeftOvers.Select(l => l.Kind), Is.SupersetOf(new[] { "Microsoft.Compute/virtualMachines", "Microsoft.Network/networkInterfaces", "Microsoft.Network/publicIPAddresses" }));
         var ssh = reach!.Split("   (")[0].Split(' ');
         Assert.That(await Tool.RunAsync(ssh[0], [.. ssh[1..], "-o", "BatchMode=yes", "echo", "reachable"]), Is.EqualTo("reachable"), "the printed command reaches the kept VM, host key pinned");
-        var kept = scenario.Alive.Single(r => r.Type == "Microsoft.Compute/virtualMachines");
+        var kept = scenario.Arm.Resources.Single(r => r.Type == "Microsoft.Compute/virtualMachines");
         Assert.That(kept.Tags[AzureTags.Kept], Is.EqualTo("true"));
-        var group = scenario.Alive.Single(r => r.Type == "Microsoft.Resources/resourceGroups");
+        var group = scenario.Arm.Resources.Single(r => r.Type == "Microsoft.Resources/resourceGroups");
         Assert.That(group.Tags[AzureTags.ExpiresAt], Is.EqualTo(kept.Tags[AzureTags.ExpiresAt]), "the group lives as long as what it holds");
 
         var early = await CliRunner.RunAsync("janitor", "--azure", scenario.Config);
         Assert.That(early.ExitCode, Is.Zero);
-        Assert.That(scenario.Alive.Any(r => r.Type == "Microsoft.Compute/virtualMachines"), Is.True, "not expired yet: left alone");
+        Assert.That(scenario.Arm.Resources.Any(r => r.Type == "Microsoft.Compute/virtualMachines"), Is.True, "not expired yet: left alone");
 
         await Task.Delay(TimeSpan.FromSeconds(5));
         var dry = await CliRunner.RunAsync("janitor", "--azure", scenario.Config, "--dry-run");
         Assert.That(dry.Out, Does.Contain("testgrid-keep").And.Contain("would delete"));
-        Assert.That(scenario.Alive.Any(r => r.Type == "Microsoft.Compute/virtualMachines"), Is.True, "a dry run deletes nothing");
+        Assert.That(scenario.Arm.Resources.Any(r => r.Type == "Microsoft.Compute/virtualMachines"), Is.True, "a dry run deletes nothing");
 
         var janitor = await CliRunner.RunAsync("janitor", "--azure", scenario.Config);
         Assert.That(janitor.ExitCode, Is.Zero, janitor.ToString());
@@ -209,7 +209,7 @@ public sealed class AzureProviderTests
         Assert.That(failure.Kind, Is.EqualTo("quota"));
         Assert.That(failure.Message, Does.Contain("QuotaExceeded"));
         Assert.That(scenario.Arm.Requests.Count(r => r.Status == 409), Is.EqualTo(1), "quota is not retried by the provider");
-        Assert.That(scenario.Alive.Where(r => r.Tags.GetValueOrDefault(AzureTags.Attempt) is { } a && a != AzureTags.Shared), Is.Empty, "the NIC and public IP made before the VM are deleted");
+        Assert.That(scenario.Arm.Resources.Where(r => r.Tags.GetValueOrDefault(AzureTags.Attempt) is { } a && a != AzureTags.Shared), Is.Empty, "the NIC and public IP made before the VM are deleted");
         await EndRunAsync(scenario);
         await AssertNothingLeftAsync(scenario);
     }
@@ -259,11 +259,11 @@ public sealed class AzureProviderTests
 
         var (machine, _, _) = await ProvisionAsync(scenario, "Standard_D2s_v5");
 
-        Assert.That(scenario.Alive.Select(r => r.Type), Has.None.EqualTo("Microsoft.Network/publicIPAddresses"));
-        Assert.That(scenario.Alive.Count(r => r.Type == "Microsoft.Network/virtualNetworks"), Is.EqualTo(1), "no network of its own");
+        Assert.That(scenario.Arm.Resources.Select(r => r.Type), Has.None.EqualTo("Microsoft.Network/publicIPAddresses"));
+        Assert.That(scenario.Arm.Resources.Count(r => r.Type == "Microsoft.Network/virtualNetworks"), Is.EqualTo(1), "no network of its own");
         Assert.That(machine.Ssh.Host, Is.EqualTo(scenario.Arm.Vms.Single().IpAddress));
         await DestroyAndEndAsync(scenario, machine);
-        Assert.That(scenario.Alive.Select(r => r.Id), Is.EquivalentTo(lab).Using<string>((a, b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase)),
+        Assert.That(scenario.Arm.Resources.Select(r => r.Id), Is.EquivalentTo(lab).Using<string>((a, b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase)),
             "only the lab's own network is left");
     }
 
@@ -331,7 +331,7 @@ public sealed class AzureProviderTests
         var shortLived = scenario.Settings with { ExpiresAfterHours = 1.0 / 3600 }; // one second
         // A "silo" provisions and dies: nobody tears the machine down or ends the run.
         await ProvisionAsync(scenario, "Standard_D2s_v5", "orphan", new AzureProvider(shortLived, new global::Azure.Identity.DefaultAzureCredential()));
-        Assert.That(scenario.Alive.Any(r => r.Type == "Microsoft.Compute/virtualMachines"), Is.True);
+        Assert.That(scenario.Arm.Resources.Any(r => r.Type == "Microsoft.Compute/virtualMachines"), Is.True);
         await Task.Delay(TimeSpan.FromSeconds(2));
 
         // Another silo: the janitor grain a run registers, woken by its reminder, sweeps with the persisted configuration.
@@ -387,7 +387,7 @@ public sealed class AzureProviderTests
     {
         var first = scenario.Arm.Requests.FirstOrDefault()?.Time;
         foreach (var r in scenario.Arm.Requests) TestContext.Out.WriteLine($"TIMELINE {(r.Time - first)?.TotalSeconds,6:0.0} {r.Method} {Shape(r.Path)} {r.Status}");
-        Assert.That(scenario.Alive.Select(r => r.Id), Is.Empty, "nothing is left in the subscription");
+        Assert.That(scenario.Arm.Resources.Select(r => r.Id), Is.Empty, "nothing is left in the subscription");
         await Waits.UntilAsync(async () => await FakeArm.CountContainersAsync(scenario.Arm.InstanceId) == 0, TimeSpan.FromSeconds(30));
     }
 

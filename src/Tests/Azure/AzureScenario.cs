@@ -84,9 +84,6 @@ public sealed class AzureScenario : IAsyncDisposable
         return [group.Id.ToString(), vnet.ToString()];
     }
 
-    /// <summary>Resources of the subscription other than what a test made itself.</summary>
-    public IReadOnlyList<ArmResource> Alive => Arm.Resources;
-
     public async ValueTask DisposeAsync()
     {
         await Arm.DisposeAsync();
