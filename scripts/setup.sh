@@ -5,7 +5,7 @@
 #    and binfmt-support (to build arm64 images on x64), mmdebstrap and e2fsprogs (image recipes), openssh-client
 #    (ssh-keygen, ssh-keyscan), util-linux (setsid), docker.io (a Docker engine for the tests' SSH hosts), and nodejs
 #    and npm (for Azurite);
-#  - Azurite (npm azurite, pinned), the Azure Storage emulator the results ledger's Azure Tables tests run against,
+#  - Azurite (npm azurite, pinned), the Azure Storage emulator the Azure Tables ledger and the cluster tests (tables, blobs) run against,
 #    installed into $TESTGRID_CACHE/azurite-VERSION;
 #  - qemu-user registered with binfmt_misc for foreign-arch image builds;
 #  - a running Docker engine (unless --no-docker): the system's, or dockerd started with loopback-only settings;
@@ -85,7 +85,7 @@ fi
 # Azurite for the ledger's Azure Tables tests: from npm, into the cache (outside the clone), once per version.
 azurite_version=3.35.0
 azurite_dir=${TESTGRID_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/testgrid}/azurite-$azurite_version
-if [ ! -x "$azurite_dir/node_modules/.bin/azurite-table" ]; then
+if [ ! -x "$azurite_dir/node_modules/.bin/azurite" ]; then
   say "installing azurite $azurite_version into $azurite_dir"
   mkdir -p "$azurite_dir"
   npm install --prefix "$azurite_dir" --no-audit --no-fund --loglevel=error "azurite@$azurite_version" >&2

@@ -23,6 +23,9 @@ public static class Cli
             ValidateCommand.Create(console),
             PlanCommand.Create(console),
             RunCommand.Create(console),
+            ResumeCommand.Create(console),
+            StatusCommand.Create(console),
+            WatchCommand.Create(console),
             JanitorCommand.Create(console),
         };
         var parse = root.Parse(args);

@@ -21,6 +21,14 @@ public interface ICellGrain : IGrainWithStringKey
     [Alias("lease-granted"), OneWay]
     Task LeaseGrantedAsync(Lease lease);
 
+    /// <summary>
+    /// Makes sure a started cell is working: a no-op while its attempt loop runs here; after its silo or process died
+    /// (a new activation), tears down the attempt that was in flight, records it as lost and goes on with a fresh
+    /// attempt, or re-delivers its final state to the run. Returns at once.
+    /// </summary>
+    [Alias("resume")]
+    Task ResumeAsync();
+
     /// <summary>Cancels the running attempt (its machine is torn down) or the wait for capacity.</summary>
     [Alias("cancel"), AlwaysInterleave]
     Task CancelAsync();
@@ -39,4 +47,7 @@ public sealed record CellWork
     [Id(4)] public required ProviderSpec Provider { get; init; }
     [Id(5)] public required string OutputRoot { get; init; }
     [Id(6)] public TimeSpan? KeepFailedFor { get; init; }
+
+    /// <summary>The run's trace context (W3C traceparent), so that the cell's spans join the run's trace on any silo.</summary>
+    [Id(7)] public string? TraceParent { get; init; }
 }

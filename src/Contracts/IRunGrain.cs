@@ -5,16 +5,33 @@ using TestGrid.Plan;
 using TestGrid.Reports;
 using TestGrid.Results;
 using TestGrid.Suites;
+using TestGrid.Verdict;
 
 namespace TestGrid.Engine;
 
-/// <summary>A run: its plan, where each cell stands, and its verdict once every cell has ended. Key: the run id.</summary>
+/// <summary>
+/// A run: its plan, where each cell stands (checkpointed at every cell transition), and its verdict once every cell has
+/// ended. Its cells' results are in the results ledger. Key: the run id.
+/// </summary>
 [Alias("testgrid.run")]
 public interface IRunGrain : IGrainWithStringKey
 {
     /// <summary>Starts the run; returns once its first cells are dispatched. Starting the same run again changes nothing.</summary>
     [Alias("start")]
     Task StartAsync(RunSpec spec);
+
+    /// <summary>
+    /// Picks the run up where its checkpoint left it: cells whose silo or process died are resumed (their lost attempt
+    /// torn down and retried on a fresh machine), cells never dispatched are dispatched, a run whose cells have all
+    /// ended gets its verdict. A cluster does this by itself (a reminder); the embedded engine on <c>testgrid resume</c>.
+    /// Returns false when the run is unknown.
+    /// </summary>
+    [Alias("resume")]
+    Task<bool> ResumeAsync();
+
+    /// <summary>The run's spec as started; null when no run of this id was ever started.</summary>
+    [Alias("spec"), ReadOnly, AlwaysInterleave]
+    Task<RunSpec?> GetSpecAsync();
 
     /// <summary>Cells report every state change here.</summary>
     [Alias("cell-changed")]
@@ -55,7 +72,7 @@ public sealed record RunSpec
     [Id(8)] public TimeSpan? KeepFailedFor { get; init; }
 }
 
-/// <summary>A cell's state change. Terminal updates carry every attempt.</summary>
+/// <summary>A cell's state change; the attempts themselves are in the results ledger.</summary>
 [GenerateSerializer, Immutable, Alias("testgrid.cell-update")]
 public sealed record CellUpdate
 {
@@ -65,8 +82,6 @@ public sealed record CellUpdate
 
     /// <summary>The machine, the running test, or why the cell ended as it did.</summary>
     [Id(3)] public string? Detail { get; init; }
-
-    [Id(4)] public ImmutableArray<AttemptResult> Attempts { get; init; } = [];
 }
 
 /// <summary>One state change, numbered in the order the run grain saw it.</summary>
@@ -91,4 +106,7 @@ public sealed record RunProgress
     [Id(2)] public required bool Done { get; init; }
     [Id(3)] public required DateTimeOffset StartedAt { get; init; }
     [Id(4)] public required int Cells { get; init; }
+
+    /// <summary>The verdict once <see cref="Done"/>.</summary>
+    [Id(5)] public RunVerdict? Verdict { get; init; }
 }

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using TestGrid.Engine.Capacity;
+using TestGrid.Engine.Storage;
+using TestGrid.Ledger;
 using TestGrid.Provision;
 using TestGrid.Ssh;
 
@@ -7,18 +9,20 @@ namespace TestGrid.Engine;
 
 public static class HostingExtensions
 {
+    /// <summary>Silos and clients of TestGrid agree on this service id; the cluster id tells clusters apart.</summary>
+    public const string ServiceId = "testgrid";
+
     /// <summary>
     /// Everything a silo needs to host TestGrid's grains: serialization of domain values, the providers, SSH options,
-    /// capacity limits (QEMU: this host's cores), and grain storage. Storage is in memory for now; the same name is what a durable provider
-    /// will register.
+    /// capacity limits (QEMU: this host's cores) and the engine's options. Where state, reminders and results go is
+    /// the host's choice: <see cref="AddTestGridLocalStorage"/> for one machine, Azure Storage in <c>src/Silo</c>.
     /// </summary>
-    public static ISiloBuilder AddTestGrid(this ISiloBuilder silo, Action<CapacityOptions>? capacity = null)
+    public static ISiloBuilder AddTestGrid(this ISiloBuilder silo, Action<CapacityOptions>? capacity = null, Action<EngineOptions>? engine = null)
     {
-        silo.AddMemoryGrainStorage(TestGridStorage.Name);
-        silo.UseInMemoryReminderService();
         silo.Services.AddTestGridSerialization();
         silo.Services.AddSingleton<IProviderFactory>(services => new ProviderFactory(services.GetService<global::Azure.Core.TokenCredential>()));
         silo.Services.AddSingleton(new SshSessionOptions());
+        silo.Services.AddOptions<EngineOptions>().Configure(options => engine?.Invoke(options));
         silo.Services.AddOptions<CapacityOptions>().Configure(options =>
         {
             // QEMU under TCG is CPU-bound: admit guests by this host's cores unless told otherwise.
@@ -27,4 +31,21 @@ public static class HostingExtensions
         });
         return silo;
     }
+
+    /// <summary>
+    /// One machine's durable engine, no server needed: runs and cells in <c>engine.db</c>, results in <c>ledger.db</c>
+    /// (both SQLite, in <paramref name="folder"/>), so that a run survives its process (<c>testgrid resume</c>).
+    /// Capacity and reminders live in memory: a new process holds no leases, and resumes runs when told.
+    /// </summary>
+    public static ISiloBuilder AddTestGridLocalStorage(this ISiloBuilder silo, string folder)
+    {
+        silo.AddSqliteGrainStorage(TestGridStorage.Name, Path.Combine(folder, EngineDatabase));
+        silo.AddMemoryGrainStorage(TestGridStorage.Capacity);
+        silo.UseInMemoryReminderService();
+        silo.Services.AddSingleton<IResultLedger>(new SqliteLedger(Path.Combine(folder, SqliteLedger.FileName)));
+        return silo;
+    }
+
+    /// <summary>The embedded engine's grain state, beside the ledger.</summary>
+    public const string EngineDatabase = "engine.db";
 }

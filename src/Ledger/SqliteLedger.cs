@@ -40,12 +40,15 @@ public sealed class SqliteLedger : IResultLedger
     /// <summary>The database file.</summary>
     public string Path { get; }
 
+    /// <summary>The ledger's file name in its folder.</summary>
+    public const string FileName = "ledger.db";
+
+    /// <summary>The embedded engine's data folder of a matrix (its ledger and run state): <c>&lt;matrix folder&gt;/.testgrid</c>.</summary>
+    public static string DefaultFolder(string matrixPath) =>
+        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(matrixPath))!, ".testgrid");
+
     /// <summary>The default ledger file of a matrix: <c>&lt;matrix folder&gt;/.testgrid/ledger.db</c>.</summary>
-    public static string DefaultPath(string matrixPath)
-    {
-        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(matrixPath))!;
-        return System.IO.Path.Combine(folder, ".testgrid", "ledger.db");
-    }
+    public static string DefaultPath(string matrixPath) => System.IO.Path.Combine(DefaultFolder(matrixPath), FileName);
 
     public async Task RecordRunAsync(LedgerRun run, CancellationToken cancellationToken)
     {

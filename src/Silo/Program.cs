@@ -1,21 +1,111 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using Orleans.Dashboard;
+using Orleans.Hosting;
+using Orleans.Serialization;
+using Orleans.Storage;
 using TestGrid.Engine;
+using TestGrid.Ledger;
+using TestGrid.Silo;
 
-// A standalone TestGrid silo. Configuration (appsettings.json, TestGrid__Key environment variables, --TestGrid:Key=value):
-//   TestGrid:SiloPort (11111), TestGrid:GatewayPort (30000), TestGrid:ClusterId (testgrid), TestGrid:CapacityLimits:<provider> (unlimited)
-// Clustering is localhost-only for now: the silo listens on 127.0.0.1.
-var builder = Host.CreateApplicationBuilder(args);
-var config = builder.Configuration.GetSection("TestGrid");
-builder.UseOrleans(silo => silo
-    .UseLocalhostClustering(
-        siloPort: config.GetValue("SiloPort", 11111),
-        gatewayPort: config.GetValue("GatewayPort", 30000),
-        serviceId: "testgrid",
-        clusterId: config.GetValue("ClusterId", "testgrid")!)
-    .AddTestGrid(capacity =>
+// A standalone TestGrid silo (configuration: deploy/README.md). With Azure Storage it joins a cluster whose
+// membership, reminders and grain state live there, and writes results to the Azure Tables ledger; without, it is a
+// single localhost silo. Health on /healthz/live and /healthz/ready; the Orleans Dashboard on /dashboard when enabled.
+var builder = WebApplication.CreateBuilder(args);
+SiloSettings settings;
+try
+{
+    settings = SiloSettings.From(builder.Configuration);
+}
+catch (SiloConfigurationException e)
+{
+    await Console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+    return 3;
+}
+
+// JSON lines with scopes: every line of a cell's work carries its run, cell and attempt ids.
+builder.Logging.ClearProviders().AddJsonConsole(o =>
+{
+    o.IncludeScopes = true;
+    o.UseUtcTimestamp = true;
+    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+});
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    if (settings.ListenOnAnyAddress) kestrel.ListenAnyIP(settings.HttpPort);
+    else kestrel.Listen(settings.AdvertisedAddress, settings.HttpPort);
+});
+
+builder.UseOrleans(silo =>
+{
+    if (settings.Storage is { } storage)
     {
-        foreach (var limit in config.GetSection("CapacityLimits").GetChildren())
-            capacity.UnitLimits[limit.Key] = int.Parse(limit.Value!, System.Globalization.CultureInfo.InvariantCulture);
-    }));
-await builder.Build().RunAsync().ConfigureAwait(false);
+        var tables = storage.Tables();
+        var blobs = storage.Blobs();
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = settings.ClusterId;
+            o.ServiceId = HostingExtensions.ServiceId;
+        });
+        silo.ConfigureEndpoints(settings.AdvertisedAddress, settings.SiloPort, settings.GatewayPort, settings.ListenOnAnyAddress);
+        silo.UseAzureStorageClustering(o =>
+        {
+            o.TableServiceClient = tables;
+            o.TableName = StorageSettings.ClusterTable;
+        });
+        foreach (var name in new[] { TestGridStorage.Name, TestGridStorage.Capacity })
+        {
+            silo.AddAzureBlobGrainStorage(name, options => options.Configure<Serializer>((o, serializer) =>
+            {
+                o.BlobServiceClient = blobs;
+                o.ContainerName = StorageSettings.StateContainer;
+                // Orleans' own serializer (the default is Newtonsoft JSON, which cannot carry the domain's JSON values).
+                o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+            }));
+        }
+        silo.UseAzureTableReminderService(o =>
+        {
+            o.TableServiceClient = tables;
+            o.TableName = StorageSettings.RemindersTable;
+        });
+        silo.Services.AddSingleton<IResultLedger>(new TableLedger(tables));
+    }
+    else
+    {
+        silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: HostingExtensions.ServiceId, clusterId: settings.ClusterId);
+        silo.AddMemoryGrainStorage(TestGridStorage.Name);
+        silo.AddMemoryGrainStorage(TestGridStorage.Capacity);
+        silo.UseInMemoryReminderService();
+        silo.Services.AddSingleton<IResultLedger>(new SqliteLedger(Path.Combine(settings.DataFolder, SqliteLedger.FileName)));
+    }
+    if (settings.Kubernetes) silo.UseKubernetesHosting();
+    if (settings.Membership is { } membership) silo.Services.Configure<ClusterMembershipOptions>(membership);
+    silo.AddTestGrid(
+        capacity =>
+        {
+            foreach (var (provider, limit) in settings.CapacityLimits) capacity.UnitLimits[provider] = limit;
+        },
+        engine =>
+        {
+            engine.ArtifactsRoot = settings.ArtifactsRoot;
+            if (settings.WatchdogPeriod is { } period) engine.WatchdogPeriod = period;
+        });
+    if (settings.Dashboard) silo.AddDashboard();
+    silo.Services.AddSingleton<Readiness>();
+});
+
+var app = builder.Build();
+app.Logger.LogInformation("TestGrid silo: cluster {ClusterId}, {Storage}, silo port {SiloPort}, gateway port {GatewayPort}, http port {HttpPort}",
+    settings.ClusterId, settings.Storage?.ToString() ?? "localhost only (no storage configured)", settings.SiloPort, settings.GatewayPort, settings.HttpPort);
+app.MapGet("/healthz/live", () => Results.Text("live"));
+app.MapGet("/healthz/ready", (Readiness readiness) => readiness.IsReady ? Results.Text("ready") : Results.Text("not ready", statusCode: StatusCodes.Status503ServiceUnavailable));
+if (settings.Dashboard) app.MapOrleansDashboard("/dashboard");
+await app.RunAsync().ConfigureAwait(false);
+return 0;

@@ -20,7 +20,7 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
     private readonly string _remoteRoot = RemoteRoot(request);
 
     /// <summary>The attempt's folder on the machine; teardown removes it.</summary>
-    public static string RemoteRoot(AttemptRequest request) => $"/tmp/testgrid-{request.AttemptId}";
+    public static string RemoteRoot(AttemptRequest request) => Provision.Machine.RemoteFolder(request.AttemptId);
 
     /// <summary>How much of a test's output travels in its result (head and tail each); the log keeps the whole capped output.</summary>
     public const int ExcerptChars = 2048;

@@ -1,22 +1,20 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using TestGrid.Client.Hosting;
-using TestGrid.Client.Progress;
 using TestGrid.Engine;
 using TestGrid.Input;
 using TestGrid.Inventory;
 using TestGrid.Plan;
 using TestGrid.Qemu;
-using TestGrid.Reports;
 using TestGrid.Verdict;
 
 namespace TestGrid.Client.Commands;
 
 /// <summary>
-/// <c>testgrid run [matrix.json] --inventory hosts.json</c>: plans, runs every cell on the embedded engine with live
-/// progress, writes verdict.json, junit.xml and per-attempt logs, prints the verdict and exits with its code.
+/// <c>testgrid run [matrix.json] --inventory hosts.json</c>: plans, runs every cell on the embedded engine (or, with
+/// <c>--cluster</c>, submits the run to a cluster) with live progress, writes verdict.json, junit.xml and per-attempt
+/// logs, prints the verdict and exits with its code.
 /// </summary>
 internal static class RunCommand
 {
@@ -54,23 +52,30 @@ internal static class RunCommand
             DefaultValueFactory = _ => "auto",
         }.AcceptOnlyFromAmong("auto", "tcg");
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log the engine's work to stderr." };
+        var target = new EngineTarget();
+        var detach = new Option<bool>("--detach") { Description = "With --cluster: submit the run, print its id and exit 0; follow it with 'testgrid watch'." };
 
         var command = new Command("run", "Run every cell of a matrix and print the release verdict. Exit code: 0 PASS, 1 FAIL, 2 INCOMPLETE, 3 invalid input.")
         {
-            matrixArgument, provider, inventory, azure, images, outDir, parallel, runId, keep, keepFor, bootTimeout, accel, output, verbose,
+            matrixArgument, provider, inventory, azure, images, outDir, parallel, runId, keep, keepFor, bootTimeout, accel, output, verbose, detach,
         };
-        command.SetAction((parse, cancellationToken) => RunAsync(console, new RunArguments(
+        foreach (var option in target.Options) command.Options.Add(option);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(detach) && result.GetValue(target.Cluster) is null) result.AddError("--detach needs --cluster: an embedded run ends with this process");
+        });
+        command.SetAction((parse, cancellationToken) => RunAsync(console, parse, target, new RunArguments(
             parse.GetValue(matrixArgument)!, parse.GetValue(inventory), parse.GetValue(azure), CommonOptions.ProviderName(parse.GetValue(provider), parse.GetValue(inventory), parse.GetValue(azure)),
             parse.GetValue(images), parse.GetValue(outDir), parse.GetValue(parallel), parse.GetValue(runId),
             parse.GetValue(keep) == "failed" ? parse.GetValue(keepFor) : null, parse.GetValue(bootTimeout), parse.GetValue(accel)!,
-            parse.GetValue(output) == "json", parse.GetValue(verbose)), cancellationToken));
+            parse.GetValue(output) == "json", parse.GetValue(verbose), parse.GetValue(detach)), cancellationToken));
         return command;
     }
 
     private sealed record RunArguments(string Matrix, string? Inventory, string? Azure, string Provider, string? Images, string? Out, int Parallel, string? RunId,
-        TimeSpan? KeepFailedFor, int BootTimeoutSeconds, string Accelerator, bool Json, bool Verbose);
+        TimeSpan? KeepFailedFor, int BootTimeoutSeconds, string Accelerator, bool Json, bool Verbose, bool Detach);
 
-    private static async Task<int> RunAsync(CliConsole console, RunArguments args, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(CliConsole console, ParseResult parse, EngineTarget target, RunArguments args, CancellationToken cancellationToken)
     {
         var log = args.Json ? console.Error : console.Out;
         RunSpec spec;
@@ -109,41 +114,32 @@ internal static class RunCommand
             return console.InvalidInput(e.Errors);
         }
 
-        if (args.Provider == QemuProvider.ProviderName)
+        var cluster = target.IsCluster(parse);
+        if (args.Provider == QemuProvider.ProviderName && !cluster)
             foreach (var item in QemuJanitor.Sweep(DateTimeOffset.UtcNow, dryRun: false)) log.WriteLine($"janitor: {JanitorCommand.Describe(item)}");
-        log.WriteLine($"run {spec.RunId}: {spec.Plan.Cells.Count} cells of matrix {spec.Plan.Matrix} on {spec.Provider.Name}, up to {spec.Parallelism} at once; output in {outputRoot}");
 
-        await using var engine = await EmbeddedEngine.StartAsync(args.Verbose ? LogLevel.Information : LogLevel.Warning, CancellationToken.None).ConfigureAwait(false);
-        var run = engine.Grains.GetGrain<IRunGrain>(spec.RunId);
-        await run.StartAsync(spec).ConfigureAwait(false);
-
-        IProgressView view = console.Interactive && !args.Json ? new LiveGridView(console.Ansi) : new PlainProgressView(log);
-        await view.ShowAsync(spec, update => FollowAsync(run, update, cancellationToken)).ConfigureAwait(false);
-
-        var report = await run.GetReportAsync().ConfigureAwait(false);
-        await WriteReportsAsync(report, outputRoot).ConfigureAwait(false);
-        if (args.Json) console.Out.WriteLine(JsonSerializer.Serialize(report.Verdict, TestGridJsonContext.Default.RunVerdict));
-        VerdictPrinter.Print(log, report, outputRoot);
-        return report.Verdict.ExitCode;
-    }
-
-    /// <summary>Polls the run's events until it ends; on cancellation (Ctrl-C) asks the run to cancel, then waits for its teardown.</summary>
-    private static async Task FollowAsync(IRunGrain run, Action<RunProgress> update, CancellationToken cancellationToken)
-    {
-        var seen = 0;
-        var cancelled = false;
-        while (true)
+        EngineHost engine;
+        try
         {
-            var progress = await run.GetProgressAsync(seen).ConfigureAwait(false);
-            if (progress.Events.Length > 0) seen = progress.Events[^1].Sequence;
-            update(progress);
-            if (progress.Done) return;
-            if (cancellationToken.IsCancellationRequested && !cancelled)
+            engine = await target.OpenAsync(parse, args.Matrix, autoResume: true, args.Verbose ? LogLevel.Information : LogLevel.Warning, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (InputException e)
+        {
+            return console.InvalidInput(e.Errors);
+        }
+        await using (engine.ConfigureAwait(false))
+        {
+            log.WriteLine($"run {spec.RunId}: {spec.Plan.Cells.Count} cells of matrix {spec.Plan.Matrix} on {spec.Provider.Name}, up to {spec.Parallelism} at once; {engine.Description}; output in {outputRoot}");
+            var run = engine.Grains.GetGrain<IRunGrain>(spec.RunId);
+            await run.StartAsync(spec).ConfigureAwait(false);
+            if (args.Detach)
             {
-                cancelled = true;
-                await run.CancelAsync("interrupted").ConfigureAwait(false);
+                console.Out.WriteLine(spec.RunId);
+                log.WriteLine($"submitted; follow it with: testgrid watch {spec.RunId} --cluster {parse.GetValue(target.Cluster)}");
+                return ExitCodes.Pass;
             }
-            await Task.Delay(TimeSpan.FromMilliseconds(250), CancellationToken.None).ConfigureAwait(false);
+            if (!cluster) log.WriteLine($"if this process dies, finish the run with: testgrid resume {spec.RunId} --data {target.DataFolder(parse, args.Matrix)}");
+            return await RunFollower.FollowAsync(console, run, spec, args.Json, outputRoot, cancelOnInterrupt: true, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -166,14 +162,6 @@ internal static class RunCommand
         {
             throw new InputException(new InputError("(command line)", "--out", $"cannot create {outputRoot}: {e.Message}"));
         }
-    }
-
-    private static async Task WriteReportsAsync(RunReport report, string outputRoot)
-    {
-        await using (var file = File.Create(Path.Combine(outputRoot, "verdict.json")))
-            await JsonSerializer.SerializeAsync(file, report, TestGridJsonContext.Default.RunReport).ConfigureAwait(false);
-        await using (var file = File.Create(Path.Combine(outputRoot, "junit.xml")))
-            JUnitReport.Write(report, file);
     }
 
     internal static string Elapsed(TimeSpan time) =>

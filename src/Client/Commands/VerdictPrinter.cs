@@ -6,7 +6,9 @@ namespace TestGrid.Client.Commands;
 /// <summary>The verdict as a person reads it at the end of a run: status, counts, every reason with its output excerpt.</summary>
 internal static class VerdictPrinter
 {
-    public static void Print(TextWriter writer, RunReport report, string outputRoot)
+    /// <param name="reportsFolder">Where verdict.json and junit.xml were written; null when they were not.</param>
+    /// <param name="outputRoot">The run's output folder, holding attempt logs (on the silos' machines, for a cluster).</param>
+    public static void Print(TextWriter writer, RunReport report, string? reportsFolder, string outputRoot)
     {
         var verdict = report.Verdict;
         var counts = verdict.Counts;
@@ -28,7 +30,9 @@ internal static class VerdictPrinter
             writer.WriteLine($"  Leak report: {leaks.Count} resource(s) of this run were still alive after every cell had ended:");
             foreach (var leak in leaks) writer.WriteLine($"    {JanitorCommand.Describe(leak)}");
         }
-        writer.WriteLine($"  Reports: {Path.Combine(outputRoot, "verdict.json")}, {Path.Combine(outputRoot, "junit.xml")}; logs in {Path.Combine(outputRoot, "cells")}");
+        writer.WriteLine(reportsFolder is null
+            ? $"  Logs in {Path.Combine(outputRoot, "cells")}; no reports written (--out writes verdict.json and junit.xml)"
+            : $"  Reports: {Path.Combine(reportsFolder, "verdict.json")}, {Path.Combine(reportsFolder, "junit.xml")}; logs in {Path.Combine(outputRoot, "cells")}");
     }
 
     private static void Section(TextWriter writer, string title, IReadOnlyList<VerdictReason> reasons)

@@ -19,57 +19,83 @@ public sealed class CapacityOptions
 /// the free quota its provider measured, taken only while TestGrid holds nothing of the pool (a measurement made
 /// while our own machines run would count them twice).
 /// </para>
-/// State is in memory: leases of a silo that dies are rebuilt by the cells that resume (durable runs come with the
-/// cluster work).
+/// <para>
+/// Leases, the queue and pool limits are persisted (<see cref="TestGridStorage.Capacity"/>) after every change, so the
+/// grain comes back on another silo holding what cells elsewhere hold. A lease's id is its request's id: a cell whose
+/// silo died returns the lease of its lost attempt by that id, and a cell that asks again for a request already
+/// granted or queued gets that grant or keeps its place.
+/// </para>
 /// </summary>
-public sealed class CapacityGrain(IOptions<CapacityOptions> options) : Grain, ICapacityGrain
+public sealed class CapacityGrain(
+    [PersistentState("capacity", TestGridStorage.Capacity)] IPersistentState<CapacityState> state,
+    IOptions<CapacityOptions> options) : Grain, ICapacityGrain
 {
-    private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
     private readonly HashSet<string> _busy = new(StringComparer.Ordinal);
-    private readonly List<LeaseRequest> _queue = [];
-    private readonly Dictionary<string, PoolState> _pools = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _inUse = new(StringComparer.Ordinal);
     private int _unitsInUse;
-    private int _peak;
+
+    private Dictionary<string, Lease> Leases => state.State.Leases;
+
+    private List<LeaseRequest> Queue => state.State.Queue;
 
     private int? Limit => options.Value.UnitLimits.TryGetValue(this.GetPrimaryKeyString(), out var limit) ? limit : null;
 
-    public Task<Lease?> RequestAsync(LeaseRequest request)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (_leases.Values.FirstOrDefault(l => l.RequestId == request.RequestId) is { } existing) return Task.FromResult<Lease?>(existing);
-        if (TryGrant(request) is { } lease) return Task.FromResult<Lease?>(lease);
-        if (_queue.All(q => q.RequestId != request.RequestId)) _queue.Add(request);
-        return Task.FromResult<Lease?>(null);
+        foreach (var lease in Leases.Values) Hold(lease, +1);
+        return Task.CompletedTask;
     }
 
-    public Task ReleaseAsync(string leaseId)
+    public async Task<Lease?> RequestAsync(LeaseRequest request)
     {
-        if (!_leases.Remove(leaseId, out var lease)) return Task.CompletedTask;
-        _unitsInUse -= lease.Units;
-        if (lease.Resource is not null) _busy.Remove(lease.Resource);
-        foreach (var claim in lease.Pools.IsDefault ? [] : lease.Pools) _pools[claim.Pool].InUse -= claim.Units;
+        if (Leases.TryGetValue(request.RequestId, out var existing)) return existing;
+        if (Queue.Any(q => q.RequestId == request.RequestId)) return null;
+        var lease = TryGrant(request);
+        if (lease is null) Queue.Add(request);
+        await state.WriteStateAsync();
+        return lease;
+    }
+
+    public async Task ReleaseAsync(string leaseId)
+    {
+        if (!Leases.Remove(leaseId, out var lease)) return;
+        Hold(lease, -1);
         GrantWaiting();
-        return Task.CompletedTask;
+        await state.WriteStateAsync();
     }
 
-    public Task WithdrawAsync(string requestId)
+    public async Task WithdrawAsync(string requestId)
     {
-        _queue.RemoveAll(q => q.RequestId == requestId);
         // A grant may have crossed the withdrawal: its cell releases it when it arrives.
-        return Task.CompletedTask;
+        if (Queue.RemoveAll(q => q.RequestId == requestId) > 0) await state.WriteStateAsync();
     }
 
     public Task<CapacitySnapshot> GetSnapshotAsync() =>
-        Task.FromResult(new CapacitySnapshot(_unitsInUse, Limit, [.. _busy.Order(StringComparer.Ordinal)], _queue.Count, _peak,
-            [.. _pools.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new PoolUsage(p.Key, p.Value.InUse, p.Value.Limit, p.Value.Peak))]));
+        Task.FromResult(new CapacitySnapshot(_unitsInUse, Limit, [.. _busy.Order(StringComparer.Ordinal)], Queue.Count, state.State.Peak,
+            [.. state.State.Pools.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new PoolUsage(p.Key, InUse(p.Key), p.Value.Limit, p.Value.Peak))]));
+
+    private int InUse(string pool) => _inUse.GetValueOrDefault(pool);
+
+    /// <summary>Counts a lease in (+1) or out (−1) of what is in use: units, its resource, its pools.</summary>
+    private void Hold(Lease lease, int sign)
+    {
+        _unitsInUse += sign * lease.Units;
+        if (lease.Resource is not null)
+        {
+            if (sign > 0) _busy.Add(lease.Resource);
+            else _busy.Remove(lease.Resource);
+        }
+        foreach (var claim in lease.Pools.IsDefault ? [] : lease.Pools) _inUse[claim.Pool] = InUse(claim.Pool) + sign * claim.Units;
+    }
 
     private void GrantWaiting()
     {
-        for (var i = 0; i < _queue.Count;)
+        for (var i = 0; i < Queue.Count;)
         {
-            var request = _queue[i];
+            var request = Queue[i];
             if (TryGrant(request) is { } lease)
             {
-                _queue.RemoveAt(i);
+                Queue.RemoveAt(i);
                 // One-way: the capacity grain never waits on a cell, so no call cycle can form.
                 GrainFactory.GetGrain<ICellGrain>(request.Requester).LeaseGrantedAsync(lease).Ignore();
             }
@@ -81,10 +107,11 @@ public sealed class CapacityGrain(IOptions<CapacityOptions> options) : Grain, IC
     {
         if (Limit is int limit && _unitsInUse + request.Units > limit) return null;
         var claims = request.Pools.IsDefault ? [] : request.Pools;
+        var pools = state.State.Pools;
         foreach (var claim in claims)
         {
-            var pool = _pools.TryGetValue(claim.Pool, out var known) ? known : _pools[claim.Pool] = new PoolState { Limit = claim.Free };
-            if (pool.InUse == 0)
+            var pool = pools.TryGetValue(claim.Pool, out var known) ? known : pools[claim.Pool] = new PoolState { Limit = claim.Free };
+            if (InUse(claim.Pool) == 0)
             {
                 // Idle: take the fresh measurement, and admit even when it is short (other workloads hold the
                 // quota), so that the cloud's own answer (quota exceeded) ends the cell with its reason rather
@@ -92,7 +119,7 @@ public sealed class CapacityGrain(IOptions<CapacityOptions> options) : Grain, IC
                 pool.Limit = claim.Free;
                 continue;
             }
-            if (pool.InUse + claim.Units > pool.Limit) return null;
+            if (InUse(claim.Pool) + claim.Units > pool.Limit) return null;
         }
         string? resource = null;
         if (!request.AnyOf.IsDefaultOrEmpty)
@@ -100,25 +127,30 @@ public sealed class CapacityGrain(IOptions<CapacityOptions> options) : Grain, IC
             var free = request.AnyOf.Where(r => !_busy.Contains(r)).ToList();
             if (free.Count == 0) return null;
             resource = free.FirstOrDefault(r => !request.Avoid.Contains(r)) ?? free[0];
-            _busy.Add(resource);
         }
-        foreach (var claim in claims)
-        {
-            var pool = _pools[claim.Pool];
-            pool.InUse += claim.Units;
-            pool.Peak = Math.Max(pool.Peak, pool.InUse);
-        }
-        var lease = new Lease(Guid.NewGuid().ToString("N"), request.RequestId, resource, request.Units, DateTimeOffset.UtcNow, claims);
-        _leases[lease.LeaseId] = lease;
-        _unitsInUse += request.Units;
-        _peak = Math.Max(_peak, _unitsInUse);
+        var lease = new Lease(request.RequestId, request.RequestId, resource, request.Units, DateTimeOffset.UtcNow, claims);
+        Leases[lease.LeaseId] = lease;
+        Hold(lease, +1);
+        foreach (var claim in claims) pools[claim.Pool].Peak = Math.Max(pools[claim.Pool].Peak, InUse(claim.Pool));
+        state.State.Peak = Math.Max(state.State.Peak, _unitsInUse);
         return lease;
     }
+}
 
-    private sealed class PoolState
-    {
-        public int Limit { get; set; }
-        public int InUse { get; set; }
-        public int Peak { get; set; }
-    }
+/// <summary>What a capacity grain persists; what is in use is counted from the leases.</summary>
+[GenerateSerializer, Alias("testgrid.capacity-state")]
+public sealed class CapacityState
+{
+    [Id(0)] public Dictionary<string, Lease> Leases { get; set; } = new(StringComparer.Ordinal);
+    [Id(1)] public List<LeaseRequest> Queue { get; set; } = [];
+    [Id(2)] public Dictionary<string, PoolState> Pools { get; set; } = new(StringComparer.Ordinal);
+    [Id(3)] public int Peak { get; set; }
+}
+
+/// <summary>A quota pool's limit (the free quota last measured while TestGrid held none) and TestGrid's peak use of it.</summary>
+[GenerateSerializer, Alias("testgrid.pool-state")]
+public sealed class PoolState
+{
+    [Id(0)] public int Limit { get; set; }
+    [Id(1)] public int Peak { get; set; }
 }

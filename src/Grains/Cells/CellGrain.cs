@@ -1,6 +1,9 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Placement;
 using TestGrid.Attempts;
+using TestGrid.Ledger;
 using TestGrid.Provision;
 using TestGrid.Results;
 using TestGrid.Ssh;
@@ -12,6 +15,15 @@ public sealed class CellGrainState
 {
     [Id(0)] public CellWork? Work { get; set; }
     [Id(1)] public ImmutableArray<AttemptResult> Attempts { get; set; } = [];
+
+    /// <summary>The attempt holding a lease and maybe a machine; null between attempts. Set when a new activation finds it, that attempt died with its silo.</summary>
+    [Id(2)] public int? Running { get; set; }
+
+    /// <summary>The cell's final state, kept until the run has it.</summary>
+    [Id(3)] public CellUpdate? Final { get; set; }
+
+    /// <summary>The exclusive resource (a static host) the attempt in flight holds.</summary>
+    [Id(4)] public string? RunningOn { get; set; }
 }
 
 /// <summary>
@@ -19,26 +31,57 @@ public sealed class CellGrainState
 /// pool, it is I/O-bound SSH work), release, and decide: done, or a new attempt on a fresh machine after an
 /// infrastructure error (up to the policy's retries, avoiding the machine that failed). Grain calls only touch
 /// local state and return; every call to another grain is made by the background loop, so no call cycle can form.
+/// <para>
+/// Durable: the attempt in flight, every attempt's result and the final state are checkpointed; each result goes to
+/// the ledger. An activation that finds an attempt in flight (its silo or process died) tears that attempt's machine
+/// down, records it as lost and carries on. A silo shutting down hands its cells over the same way: the running
+/// attempt is torn down and the cell resumes on another silo.
+/// </para>
+/// Cells go to the silo with the fewest activations: their machines' work (a QEMU guest, SSH sessions) spreads over the cluster.
 /// </summary>
+[ActivationCountBasedPlacement]
 public sealed partial class CellGrain(
     [PersistentState("cell", TestGridStorage.Name)] IPersistentState<CellGrainState> state,
     IProviderFactory providers,
+    IResultLedger ledger,
+    IOptions<EngineOptions> options,
     SshSessionOptions sshOptions,
     ILoggerFactory loggers) : Grain, ICellGrain
 {
+    /// <summary>The error kind of an attempt that died with its silo or process.</summary>
+    public const string LostKind = "lost";
+
+    private static readonly TimeSpan NotifyTimeout = TimeSpan.FromSeconds(10);
+
     private readonly ILogger _logger = loggers.CreateLogger<CellGrain>();
     private CancellationTokenSource? _cancel;
     private TaskCompletionSource<Lease>? _leaseWaiter;
     private Task? _loop;
+    private bool _handingOver;
 
     public async Task StartAsync(CellWork work)
     {
-        if (_loop is { IsCompleted: false } || state.State.Work is not null) return;
+        if (state.State.Work is not null)
+        {
+            await ResumeAsync();
+            return;
+        }
         state.State.Work = work;
         await state.WriteStateAsync();
-        _cancel = new CancellationTokenSource();
-        // Starts on this activation's scheduler and continues there after StartAsync has returned.
-        _loop = RunAsync(work, _cancel.Token);
+        Launch(work);
+    }
+
+    public Task ResumeAsync()
+    {
+        if (_loop is { IsCompleted: false } || state.State.Work is not { } work) return Task.CompletedTask;
+        if (state.State.Final is { } final)
+        {
+            // The run may have missed it (its silo died): record and deliver it again; both are idempotent.
+            _loop = DeliverAsync(work, final);
+            return Task.CompletedTask;
+        }
+        Launch(work);
+        return Task.CompletedTask;
     }
 
     public Task LeaseGrantedAsync(Lease lease)
@@ -60,18 +103,28 @@ public sealed partial class CellGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        // A silo shutting down: tear the running attempt down rather than leave its machine behind.
+        // The silo is shutting down (or the activation must move): tear the running attempt down rather than leave
+        // its machine behind, and leave the cell open, so that the run's watchdog resumes it on another silo.
         if (_loop is { IsCompleted: false } loop)
         {
+            _handingOver = true;
             _cancel?.Cancel();
             await loop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
+    }
+
+    private void Launch(CellWork work)
+    {
+        _cancel = new CancellationTokenSource();
+        // Starts on this activation's scheduler and continues there after the grain call has returned.
+        _loop = RunAsync(work, _cancel.Token);
     }
 
     private async Task RunAsync(CellWork work, CancellationToken cancellationToken)
     {
         var cell = work.Cell;
         var run = GrainFactory.GetGrain<IRunGrain>(work.RunId);
+        using var scope = _logger.BeginScope(new Dictionary<string, object> { ["RunId"] = work.RunId, ["CellId"] = cell.Id, ["Cell"] = cell.Name });
         using var keepAlive = this.RegisterGrainTimer(() => Task.CompletedTask,
             new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
         CellUpdate final;
@@ -79,64 +132,167 @@ public sealed partial class CellGrain(
         {
             var provider = providers.Create(work.Provider);
             var capacity = GrainFactory.GetGrain<ICapacityGrain>(provider.Name);
+            if (state.State.Running is { } lost) await ReclaimAsync(work, provider, capacity, lost);
             var need = await provider.CapacityForAsync(cell, cancellationToken);
             var runner = new AttemptRunner(provider, sshOptions, loggers.CreateLogger<AttemptRunner>());
             var avoid = new List<string>();
             while (true)
             {
+                if (Decide(work) is { } decided)
+                {
+                    final = decided;
+                    break;
+                }
                 var number = state.State.Attempts.Length + 1;
+                using var attemptScope = _logger.BeginScope(new Dictionary<string, object> { ["Attempt"] = number, ["AttemptId"] = AttemptId(work, number) });
+                if (number > 1)
+                {
+                    var previous = state.State.Attempts[^1];
+                    LogRetry(_logger, cell.Name, previous.Number, previous.ErrorKind, previous.Error);
+                    await NotifyAsync(run, new CellUpdate
+                    {
+                        CellId = cell.Id, State = CellState.Queued, Attempt = number,
+                        Detail = $"retrying on a fresh machine after {previous.ErrorKind}: {previous.Error}",
+                    });
+                }
                 var lease = await AcquireAsync(capacity, need, avoid, number, cancellationToken);
+                state.State.Running = number;
+                state.State.RunningOn = lease.Resource;
+                await state.WriteStateAsync();
                 AttemptResult result;
                 try
                 {
-                    var request = new AttemptRequest(work.RunId, cell, number, $"{work.RunId}-{cell.Id}-{number}",
-                        work.Suites, work.Policy, lease.Resource, work.OutputRoot, work.KeepFailedFor);
+                    var request = new AttemptRequest(work.RunId, cell, number, AttemptId(work, number),
+                        work.Suites, work.Policy, lease.Resource, OutputRoot(work), work.KeepFailedFor);
                     result = await Task.Run(() => runner.RunAsync(request,
-                        (stage, detail) => run.CellChangedAsync(new CellUpdate { CellId = cell.Id, State = stage, Attempt = number, Detail = detail }),
+                        (stage, detail) => NotifyAsync(run, new CellUpdate { CellId = cell.Id, State = stage, Attempt = number, Detail = detail }),
                         cancellationToken), CancellationToken.None);
                 }
                 finally
                 {
                     await capacity.ReleaseAsync(lease.LeaseId);
                 }
-
-                state.State.Attempts = state.State.Attempts.Add(result);
-                await state.WriteStateAsync();
-                var retry = result.Outcome == AttemptOutcome.InfrastructureError && !ProvisionException.IsPermanent(result.ErrorKind)
-                    && number <= work.Policy.InfrastructureRetries && !cancellationToken.IsCancellationRequested;
-                if (!retry)
-                {
-                    final = new CellUpdate { CellId = cell.Id, State = result.CellState, Attempt = number, Detail = Summary(result), Attempts = state.State.Attempts };
-                    break;
-                }
-                if (lease.Resource is not null) avoid.Add(lease.Resource);
-                LogRetry(_logger, cell.Name, number, result.ErrorKind, result.Error);
-                await run.CellChangedAsync(new CellUpdate
-                {
-                    CellId = cell.Id, State = CellState.Queued, Attempt = number + 1,
-                    Detail = $"retrying on a fresh machine after {result.ErrorKind}: {result.Error}",
-                });
+                if (_handingOver && result.Outcome == AttemptOutcome.Cancelled)
+                    result = result with { Outcome = AttemptOutcome.InfrastructureError, ErrorKind = LostKind, Error = "its silo shut down; the machine was torn down and the cell handed over" };
+                await RecordAttemptAsync(work, result);
+                if (_handingOver) return;
+                if (lease.Resource is not null && result.Outcome == AttemptOutcome.InfrastructureError) avoid.Add(lease.Resource);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            final = new CellUpdate { CellId = cell.Id, State = CellState.Cancelled, Attempt = state.State.Attempts.Length, Detail = "cancelled", Attempts = state.State.Attempts };
+            if (_handingOver) return;
+            final = new CellUpdate { CellId = cell.Id, State = CellState.Cancelled, Attempt = state.State.Attempts.Length, Detail = "cancelled" };
         }
         catch (NoCapacityException e)
         {
-            final = new CellUpdate { CellId = cell.Id, State = CellState.Error, Detail = e.Message, Attempts = state.State.Attempts };
+            final = new CellUpdate { CellId = cell.Id, State = CellState.Error, Detail = e.Message };
         }
         catch (Exception e)
         {
             LogLoopFailed(_logger, e, cell.Name);
-            final = new CellUpdate { CellId = cell.Id, State = CellState.Error, Attempt = state.State.Attempts.Length, Detail = $"runner error: {e.Message}", Attempts = state.State.Attempts };
+            final = new CellUpdate { CellId = cell.Id, State = CellState.Error, Attempt = state.State.Attempts.Length, Detail = $"runner error: {e.Message}" };
         }
-        await run.CellChangedAsync(final);
+        state.State.Final = final;
+        await state.WriteStateAsync();
+        await DeliverAsync(work, final);
     }
+
+    /// <summary>The cell's final update once its last attempt settles it; null while another attempt is due.</summary>
+    private CellUpdate? Decide(CellWork work)
+    {
+        var attempts = state.State.Attempts;
+        if (attempts.IsEmpty) return null;
+        var last = attempts[^1];
+        var lost = attempts.Count(a => a.ErrorKind == LostKind);
+        // A lost attempt says nothing about the image or the infrastructure: it does not use up the policy's retries, up to a limit.
+        var retries = attempts.Count(a => a.Outcome == AttemptOutcome.InfrastructureError && a.ErrorKind != LostKind);
+        var again = last.Outcome == AttemptOutcome.InfrastructureError && !ProvisionException.IsPermanent(last.ErrorKind)
+            && (last.ErrorKind == LostKind ? lost <= options.Value.MaxLostAttempts : retries <= work.Policy.InfrastructureRetries);
+        return again ? null : new CellUpdate { CellId = work.Cell.Id, State = last.CellState, Attempt = last.Number, Detail = Summary(last) };
+    }
+
+    /// <summary>An attempt that was in flight when the previous activation died: its machine torn down, its lease returned, its loss recorded.</summary>
+    private async Task ReclaimAsync(CellWork work, IMachineProvider provider, ICapacityGrain capacity, int number)
+    {
+        var attemptId = AttemptId(work, number);
+        var resource = state.State.RunningOn;
+        var startedAt = DateTimeOffset.UtcNow;
+        string detail;
+        try
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+            await Task.Run(() => provider.ReclaimAsync(work.RunId, attemptId, resource, limit.Token), CancellationToken.None);
+            detail = "the silo or process running it died; its machine was torn down";
+        }
+        catch (Exception e)
+        {
+            LogReclaimFailed(_logger, e, work.Cell.Name, attemptId);
+            detail = $"the silo or process running it died; tearing its machine down failed ({e.Message}), the reaper removes it when it expires";
+        }
+        await capacity.ReleaseAsync(RequestId(number));
+        await RecordAttemptAsync(work, new AttemptResult
+        {
+            Number = number,
+            AttemptId = attemptId,
+            Outcome = AttemptOutcome.InfrastructureError,
+            ErrorKind = LostKind,
+            Error = detail,
+            StartedAt = startedAt,
+            EndedAt = DateTimeOffset.UtcNow,
+        });
+    }
+
+    /// <summary>Checkpoints the attempt (no longer in flight) and writes it to the ledger.</summary>
+    private async Task RecordAttemptAsync(CellWork work, AttemptResult result)
+    {
+        state.State.Attempts = state.State.Attempts.Add(result);
+        state.State.Running = null;
+        state.State.RunningOn = null;
+        await state.WriteStateAsync();
+        await ledger.RecordAttemptAsync(work.RunId, work.Cell, result, CancellationToken.None);
+    }
+
+    /// <summary>Writes the cell's attempts and final state to the ledger (again, after a crash: writes are idempotent) and tells the run.</summary>
+    private async Task DeliverAsync(CellWork work, CellUpdate final)
+    {
+        try
+        {
+            foreach (var attempt in state.State.Attempts) await ledger.RecordAttemptAsync(work.RunId, work.Cell, attempt, CancellationToken.None);
+            await ledger.RecordCellAsync(work.RunId, work.Cell, final.State, final.Detail, CancellationToken.None);
+            await GrainFactory.GetGrain<IRunGrain>(work.RunId).CellChangedAsync(final);
+        }
+        catch (Exception e)
+        {
+            // The run's watchdog asks again (ResumeAsync), and this is delivered then.
+            LogDeliveryFailed(_logger, work.Cell.Name, e.Message);
+        }
+    }
+
+    /// <summary>Progress for the run's followers, in order; a run that is moving to another silo just misses it (the checkpoint has the cell's last transition).</summary>
+    private async Task NotifyAsync(IRunGrain run, CellUpdate update)
+    {
+        try
+        {
+            await run.CellChangedAsync(update).WaitAsync(NotifyTimeout);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogNotifyFailed(_logger, update.State, e.Message);
+        }
+    }
+
+    private string OutputRoot(CellWork work) =>
+        options.Value.ArtifactsRoot is { } root ? Path.Combine(root, work.RunId) : work.OutputRoot;
+
+    private static string AttemptId(CellWork work, int number) => $"{work.RunId}-{work.Cell.Id}-{number}";
+
+    /// <summary>Lease ids are request ids: a new activation can return the lease of an attempt that died without having recorded it.</summary>
+    private string RequestId(int attempt) => $"{this.GetPrimaryKeyString()}#{attempt}";
 
     private async Task<Lease> AcquireAsync(ICapacityGrain capacity, CapacityNeed need, List<string> avoid, int attempt, CancellationToken cancellationToken)
     {
-        var request = new LeaseRequest($"{this.GetPrimaryKeyString()}#{attempt}", this.GetPrimaryKeyString(), need.Units, [.. need.AnyOf], [.. avoid],
+        var request = new LeaseRequest(RequestId(attempt), this.GetPrimaryKeyString(), need.Units, [.. need.AnyOf], [.. avoid],
             [.. need.Pools.Select(p => new PoolClaim(p.Pool, p.Units, p.Free))]);
         _leaseWaiter = new TaskCompletionSource<Lease>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
@@ -172,4 +328,13 @@ public sealed partial class CellGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "cell {Cell}: the attempt loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception, string cell);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cell {Cell}: tearing down lost attempt {Attempt} failed")]
+    private static partial void LogReclaimFailed(ILogger logger, Exception exception, string cell, string attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "the run did not take the update {State} ({Error})")]
+    private static partial void LogNotifyFailed(ILogger logger, CellState state, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cell {Cell}: the run did not take the final state yet ({Error}); its watchdog asks again")]
+    private static partial void LogDeliveryFailed(ILogger logger, string cell, string error);
 }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
-using TestGrid.Engine.Cells;
+using Microsoft.Extensions.Options;
+using TestGrid.Ledger;
 using TestGrid.Plan;
 using TestGrid.Provision;
 using TestGrid.Reports;
@@ -9,14 +10,29 @@ using TestGrid.Verdict;
 
 namespace TestGrid.Engine.Runs;
 
+/// <summary>What a run was asked to do: written once, when it starts.</summary>
+[GenerateSerializer, Alias("testgrid.run-spec-state")]
+public sealed class RunSpecState
+{
+    [Id(0)] public RunSpec? Spec { get; set; }
+    [Id(1)] public string? TraceParent { get; set; }
+}
+
+/// <summary>Where a run stands: checkpointed at every cell transition, so small (results live in the ledger).</summary>
 [GenerateSerializer, Alias("testgrid.run-state")]
 public sealed class RunGrainState
 {
-    [Id(0)] public RunSpec? Spec { get; set; }
-    [Id(1)] public Dictionary<string, CellStatus> Cells { get; set; } = new(StringComparer.Ordinal);
-    [Id(2)] public RunVerdict? Verdict { get; set; }
-    [Id(3)] public DateTimeOffset? EndedAt { get; set; }
-    [Id(4)] public ImmutableArray<LeftOver> LeftOvers { get; set; } = [];
+    [Id(0)] public Dictionary<string, CellStatus> Cells { get; set; } = new(StringComparer.Ordinal);
+    [Id(1)] public RunVerdict? Verdict { get; set; }
+    [Id(2)] public DateTimeOffset? EndedAt { get; set; }
+    [Id(3)] public ImmutableArray<LeftOver> LeftOvers { get; set; } = [];
+    [Id(4)] public string? Cancelled { get; set; }
+
+    /// <summary>
+    /// Activations so far. Events are numbered per activation above every number the previous ones gave, so a
+    /// follower of a run that moved to another silo misses none of the new activation's events.
+    /// </summary>
+    [Id(5)] public int Generation { get; set; }
 }
 
 [GenerateSerializer, Alias("testgrid.cell-status")]
@@ -25,64 +41,114 @@ public sealed class CellStatus
     [Id(0)] public CellState State { get; set; }
     [Id(1)] public int Attempt { get; set; }
     [Id(2)] public string? Detail { get; set; }
-    [Id(3)] public ImmutableArray<AttemptResult> Attempts { get; set; } = [];
-    [Id(4)] public bool Dispatched { get; set; }
+    [Id(3)] public bool Dispatched { get; set; }
 }
 
 /// <summary>
 /// Holds a run's plan and where each cell stands; dispatches cells up to the run's parallelism as others end; on
 /// the last cell's end lets the provider end the run (shared resources removed, the leak report taken), then
 /// applies the policy and keeps the verdict. Calls out only to cell grains' quick methods.
+/// <para>
+/// Durable: the spec is written once, the cells' states at every transition. While the run is open a reminder (which
+/// outlives any silo) and, while active, a watchdog timer resume what died: a cell whose silo died is reactivated on
+/// another and retries on a fresh machine; this grain itself comes back on another silo by its reminder.
+/// </para>
 /// </summary>
 public sealed partial class RunGrain(
+    [PersistentState("spec", TestGridStorage.Name)] IPersistentState<RunSpecState> spec,
     [PersistentState("run", TestGridStorage.Name)] IPersistentState<RunGrainState> state,
     IProviderFactory providers,
-    ILogger<RunGrain> logger) : Grain, IRunGrain
+    IResultLedger ledger,
+    IOptions<EngineOptions> options,
+    ILogger<RunGrain> logger) : Grain, IRunGrain, IRemindable
 {
+    private const string Reminder = "watchdog";
     private static readonly TimeSpan EndRunTimeout = TimeSpan.FromMinutes(30);
-    private Task? _ending;
     private readonly List<CellEvent> _events = [];
+    private Task? _ending;
+    private IGrainTimer? _watchdog;
     private Dictionary<string, Cell>? _cells;
     private int _next;
-    private int _inFlight;
-    private bool _cancelling;
+    private int _inFlight = -1;
+    private int _generation;
 
-    private RunSpec Spec => state.State.Spec ?? throw new InvalidOperationException($"run {this.GetPrimaryKeyString()} was never started");
+    private RunSpec Spec => spec.State.Spec ?? throw new InvalidOperationException($"run {this.GetPrimaryKeyString()} was never started");
 
     private Dictionary<string, Cell> Cells => _cells ??= Spec.Plan.Cells.ToDictionary(c => c.Id, StringComparer.Ordinal);
 
-    public async Task StartAsync(RunSpec spec)
+    private bool Open => spec.State.Spec is not null && state.State.Verdict is null;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (state.State.Spec is { } existing)
+        _generation = state.State.Generation = state.State.Generation + 1;
+        // A new activation after a crash or a move: resume by itself in a cluster (the reminder brought it here, or a follower did).
+        if (Open && options.Value.AutoResume) StartWatchdog();
+        return Task.CompletedTask;
+    }
+
+    public async Task StartAsync(RunSpec runSpec)
+    {
+        if (spec.State.Spec is { } existing)
         {
-            if (existing.Plan.Cells.Select(c => c.Id).SequenceEqual(spec.Plan.Cells.Select(c => c.Id))) return;
-            throw new InvalidOperationException($"run {spec.RunId} already exists with another plan");
+            if (existing.Plan.Cells.Select(c => c.Id).SequenceEqual(runSpec.Plan.Cells.Select(c => c.Id))) return;
+            throw new InvalidOperationException($"run {runSpec.RunId} already exists with another plan");
         }
-        state.State.Spec = spec;
-        foreach (var cell in spec.Plan.Cells)
+        spec.State.Spec = runSpec;
+        await spec.WriteStateAsync();
+        foreach (var cell in runSpec.Plan.Cells)
         {
             state.State.Cells[cell.Id] = new CellStatus { State = CellState.Queued };
             Record(cell.Id, CellState.Queued, 0, null);
         }
         await state.WriteStateAsync();
+        await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt), CancellationToken.None);
         // The reaper of the run's provider: it outlives this run and this silo.
-        await GrainFactory.GetGrain<IJanitorGrain>(IJanitorGrain.KeyOf(spec.Provider)).WatchAsync(spec.Provider);
+        await GrainFactory.GetGrain<IJanitorGrain>(IJanitorGrain.KeyOf(runSpec.Provider)).WatchAsync(runSpec.Provider);
+        if (options.Value.AutoResume)
+        {
+            await this.RegisterOrUpdateReminder(Reminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
+            StartWatchdog();
+        }
         await DispatchAsync();
         await CompleteIfDoneAsync();
+    }
+
+    public async Task<bool> ResumeAsync()
+    {
+        if (spec.State.Spec is null) return false;
+        if (!Open) return true;
+        StartWatchdog();
+        await ResumeCellsAsync();
+        await DispatchAsync();
+        await CompleteIfDoneAsync();
+        return true;
+    }
+
+    public Task<RunSpec?> GetSpecAsync() => Task.FromResult(spec.State.Spec);
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (Open) await ResumeAsync();
+        else if (await this.GetReminder(reminderName) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
     public async Task CellChangedAsync(CellUpdate update)
     {
         if (!state.State.Cells.TryGetValue(update.CellId, out var status) || status.State.IsTerminal()) return;
+        var transition = status.State != update.State || status.Attempt != update.Attempt;
         status.State = update.State;
         status.Attempt = update.Attempt;
-        status.Detail = update.Detail;
-        if (!update.Attempts.IsDefaultOrEmpty) status.Attempts = update.Attempts;
+        // The detail is for people watching; a checkpoint keeps a line of it.
+        status.Detail = update.Detail is { Length: > 300 } detail ? detail[..300] + "…" : update.Detail;
         Record(update.CellId, update.State, update.Attempt, update.Detail);
-        if (!update.State.IsTerminal()) return;
-
-        _inFlight--;
-        await DispatchAsync();
+        if (!transition) return;
+        if (update.State.IsTerminal())
+        {
+            EnsureCounted();
+            _inFlight--;
+            await DispatchAsync();
+        }
+        await state.WriteStateAsync();
         await CompleteIfDoneAsync();
     }
 
@@ -92,18 +158,19 @@ public sealed partial class RunGrain(
         foreach (var cell in state.State.Cells.Values) counts = counts.SetItem(cell.State, counts[cell.State] + 1);
         return Task.FromResult(new RunProgress
         {
-            Events = [.. _events.Skip(Math.Max(0, afterEvent))],
+            Events = [.. _events.Where(e => e.Sequence > afterEvent)],
             Counts = counts,
             Done = state.State.Verdict is not null,
             StartedAt = Spec.CreatedAt,
             Cells = state.State.Cells.Count,
+            Verdict = state.State.Verdict,
         });
     }
 
-    public Task<RunReport> GetReportAsync()
+    public async Task<RunReport> GetReportAsync()
     {
-        var cells = Spec.Plan.Cells.Select(c => Report(c, state.State.Cells[c.Id])).ToList();
-        return Task.FromResult(new RunReport
+        var cells = await ReportCellsAsync();
+        return new RunReport
         {
             RunId = Spec.RunId,
             Matrix = Spec.Plan.Matrix,
@@ -113,13 +180,13 @@ public sealed partial class RunGrain(
             Verdict = state.State.Verdict ?? VerdictCalculator.Decide(cells),
             Cells = cells,
             LeftOvers = state.State.LeftOvers,
-        });
+        };
     }
 
     public async Task CancelAsync(string reason)
     {
-        if (_cancelling || state.State.Verdict is not null) return;
-        _cancelling = true;
+        if (state.State.Cancelled is not null || !Open) return;
+        state.State.Cancelled = reason;
         foreach (var (id, status) in state.State.Cells)
         {
             if (status.State.IsTerminal()) continue;
@@ -132,38 +199,78 @@ public sealed partial class RunGrain(
                 status.State = CellState.Cancelled;
                 status.Detail = $"cancelled before it started: {reason}";
                 Record(id, CellState.Cancelled, 0, status.Detail);
+                await ledger.RecordCellAsync(Spec.RunId, Cells[id], CellState.Cancelled, status.Detail, CancellationToken.None);
             }
         }
+        await state.WriteStateAsync();
         await CompleteIfDoneAsync();
+    }
+
+    private void StartWatchdog()
+    {
+        var period = options.Value.WatchdogPeriod;
+        // Interleaved: it only reads state before its calls, and must not hold cell updates up while a call to a dead silo times out.
+        _watchdog ??= this.RegisterGrainTimer(ResumeCellsAsync, new GrainTimerCreationOptions(period, period) { Interleave = true, KeepAlive = true });
+    }
+
+    /// <summary>Asks every dispatched open cell to make sure it works; a cell whose activation died comes back on a live silo.</summary>
+    private async Task ResumeCellsAsync()
+    {
+        if (!Open) return;
+        var runId = Spec.RunId;
+        var open = state.State.Cells.Where(c => c.Value.Dispatched && !c.Value.State.IsTerminal()).Select(c => c.Key).ToList();
+        await Task.WhenAll(open.Select(async id =>
+        {
+            try
+            {
+                await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(runId, id)).ResumeAsync();
+            }
+            catch (Exception e)
+            {
+                // A silo that died but is not yet declared dead: the next round reaches the cell on a live one.
+                LogResumeFailed(logger, runId, Cells[id].Name, e.Message);
+            }
+        }));
+    }
+
+    private void EnsureCounted()
+    {
+        if (_inFlight >= 0) return;
+        _inFlight = state.State.Cells.Values.Count(c => c.Dispatched && !c.State.IsTerminal());
     }
 
     private async Task DispatchAsync()
     {
-        var spec = Spec;
-        while (!_cancelling && _inFlight < spec.Parallelism && _next < spec.Plan.Cells.Count)
+        EnsureCounted();
+        var runSpec = Spec;
+        var dispatched = false;
+        while (state.State.Cancelled is null && _inFlight < runSpec.Parallelism && _next < runSpec.Plan.Cells.Count)
         {
-            var cell = spec.Plan.Cells[_next++];
+            var cell = runSpec.Plan.Cells[_next++];
             var status = state.State.Cells[cell.Id];
             if (status.Dispatched || status.State.IsTerminal()) continue;
             status.Dispatched = true;
+            dispatched = true;
             _inFlight++;
-            var suites = spec.Suites.Where(s => cell.Suites.Any(r => r.Name == s.Suite.Name)).ToImmutableArray();
-            await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(spec.RunId, cell.Id)).StartAsync(new CellWork
+            var suites = runSpec.Suites.Where(s => cell.Suites.Any(r => r.Name == s.Suite.Name)).ToImmutableArray();
+            await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(runSpec.RunId, cell.Id)).StartAsync(new CellWork
             {
-                RunId = spec.RunId,
+                RunId = runSpec.RunId,
                 Cell = cell,
                 Suites = suites,
-                Policy = spec.Policy,
-                Provider = spec.Provider,
-                OutputRoot = spec.OutputRoot,
-                KeepFailedFor = spec.KeepFailedFor,
+                Policy = runSpec.Policy,
+                Provider = runSpec.Provider,
+                OutputRoot = runSpec.OutputRoot,
+                KeepFailedFor = runSpec.KeepFailedFor,
+                TraceParent = spec.State.TraceParent,
             });
         }
+        if (dispatched) await state.WriteStateAsync();
     }
 
     private Task CompleteIfDoneAsync()
     {
-        if (state.State.Verdict is not null || _ending is not null || state.State.Cells.Values.Any(c => !c.State.IsTerminal())) return Task.CompletedTask;
+        if (!Open || _ending is not null || state.State.Cells.Values.Any(c => !c.State.IsTerminal())) return Task.CompletedTask;
         // In the background: removing a cloud resource group takes minutes, longer than a grain call may.
         _ending = EndAsync();
         return Task.CompletedTask;
@@ -174,28 +281,46 @@ public sealed partial class RunGrain(
         using var keepAlive = this.RegisterGrainTimer(() => Task.CompletedTask,
             new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
         using var limit = new CancellationTokenSource(EndRunTimeout);
-        var runId = Spec.RunId;
+        var runSpec = Spec;
         try
         {
-            var provider = providers.Create(Spec.Provider);
-            state.State.LeftOvers = [.. await Task.Run(() => provider.EndRunAsync(runId, limit.Token), CancellationToken.None)];
+            var provider = providers.Create(runSpec.Provider);
+            state.State.LeftOvers = [.. await Task.Run(() => provider.EndRunAsync(runSpec.RunId, limit.Token), CancellationToken.None)];
         }
         catch (Exception e)
         {
-            LogEndFailed(logger, e, runId);
-            state.State.LeftOvers = [new LeftOver(runId, "run", runId, null, $"ending the run failed, its resources may be alive until the reaper removes them: {e.Message}")];
+            LogEndFailed(logger, e, runSpec.RunId);
+            state.State.LeftOvers = [new LeftOver(runSpec.RunId, "run", runSpec.RunId, null, $"ending the run failed, its resources may be alive until the reaper removes them: {e.Message}")];
         }
-        state.State.EndedAt = DateTimeOffset.UtcNow;
-        state.State.Verdict = VerdictCalculator.Decide(Spec.Plan.Cells.Select(c => Report(c, state.State.Cells[c.Id])).ToList());
+        var endedAt = DateTimeOffset.UtcNow;
+        var verdict = VerdictCalculator.Decide(await ReportCellsAsync());
+        await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt, endedAt, verdict.Status), CancellationToken.None);
+        state.State.EndedAt = endedAt;
+        state.State.Verdict = verdict;
         await state.WriteStateAsync();
+        _watchdog?.Dispose();
+        if (options.Value.AutoResume && await this.GetReminder(Reminder) is { } reminder) await this.UnregisterReminder(reminder);
+    }
+
+    /// <summary>Every planned cell with its state from the checkpoint and its attempts from the ledger.</summary>
+    private async Task<List<CellReport>> ReportCellsAsync()
+    {
+        var record = await ledger.GetRunAsync(Spec.RunId, CancellationToken.None);
+        var attempts = record?.Cells.ToDictionary(c => c.Cell.Id, c => c.Attempts, StringComparer.Ordinal) ?? [];
+        return [.. Spec.Plan.Cells.Select(cell =>
+        {
+            var status = state.State.Cells[cell.Id];
+            var recorded = attempts.GetValueOrDefault(cell.Id) ?? [];
+            return new CellReport(cell, status.State, recorded, recorded.Count == 0 ? status.Detail : null);
+        })];
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "run {Run}: ending the run with its provider failed")]
     private static partial void LogEndFailed(ILogger logger, Exception exception, string run);
 
-    private static CellReport Report(Cell cell, CellStatus status) =>
-        new(cell, status.State, status.Attempts, status.Attempts.IsEmpty ? status.Detail : null);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "run {Run}: cell {Cell} did not answer the watchdog: {Error}")]
+    private static partial void LogResumeFailed(ILogger logger, string run, string cell, string error);
 
     private void Record(string cellId, CellState cellState, int attempt, string? detail) =>
-        _events.Add(new CellEvent(_events.Count + 1, cellId, Cells[cellId].Name, cellState, attempt, detail, DateTimeOffset.UtcNow));
+        _events.Add(new CellEvent(_generation * 1_000_000 + _events.Count + 1, cellId, Cells[cellId].Name, cellState, attempt, detail, DateTimeOffset.UtcNow));
 }

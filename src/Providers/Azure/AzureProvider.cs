@@ -268,6 +268,18 @@ public sealed class AzureProvider : IMachineProvider
         return left;
     }
 
+    public async Task ReclaimAsync(string runId, string attemptId, string? resource, CancellationToken cancellationToken)
+    {
+        // Whatever the dead runner made is tagged with the attempt (tags are set at creation); the OS disk goes with its VM.
+        var resources = new List<GenericResource>();
+        await foreach (var found in Subscription.GetGenericResourcesAsync($"tagName eq '{AzureTags.Attempt}' and tagValue eq '{attemptId}'", cancellationToken: cancellationToken).ConfigureAwait(false))
+            resources.Add(found);
+        foreach (var found in resources.OrderBy(r => DeleteOrder(r.Data.ResourceType)))
+            await DeleteAsync(found.Id, cancellationToken).ConfigureAwait(false);
+        var folder = KeyFolder(attemptId);
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+    }
+
     public async Task<IReadOnlyList<LeftOver>> SweepAsync(DateTimeOffset now, bool dryRun, CancellationToken cancellationToken)
     {
         var swept = new List<LeftOver>();

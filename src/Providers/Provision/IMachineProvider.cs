@@ -36,6 +36,13 @@ public interface IMachineProvider
     Task<string?> KeepAsync(Machine machine, DateTimeOffset until, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Destroys whatever an attempt made whose runner died (its silo or process crashed) and that nobody else will
+    /// destroy: the engine calls it before retrying the cell on a fresh machine. Nothing made is not an error.
+    /// </summary>
+    /// <param name="resource">The exclusive resource the attempt had leased (a static host), if any.</param>
+    Task ReclaimAsync(string runId, string attemptId, string? resource, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
     /// Called once when a run has ended: removes what the run shared between its attempts (an Azure resource group,
     /// its network, imported images) unless a kept machine still needs it, and lists whatever of the run is still
     /// alive that should not be (the run's leak report).
@@ -81,6 +88,9 @@ public sealed record Machine(string Name, SshTarget Ssh, TimeSpan ReadyTimeout, 
 {
     /// <summary>What the provider needs to find its machine again (a VM's attempt id, a resource id).</summary>
     public string? Handle { get; init; }
+
+    /// <summary>An attempt's working folder on its machine; teardown removes it.</summary>
+    public static string RemoteFolder(string attemptId) => $"/tmp/testgrid-{attemptId}";
 }
 
 /// <summary>

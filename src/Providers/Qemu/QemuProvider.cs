@@ -130,6 +130,15 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
         Directory.Delete(QemuInstance.Folder(attemptId), recursive: true);
     }
 
+    public Task ReclaimAsync(string runId, string attemptId, string? resource, CancellationToken cancellationToken)
+    {
+        // The runner that started it is gone (a crash of this or another process on this host): its record names the process.
+        var folder = QemuInstance.Folder(attemptId);
+        if (QemuInstance.Load(folder) is { IsAlive: true } instance) QemuJanitor.Kill(instance.Pid);
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        return Task.CompletedTask;
+    }
+
     public Task<IReadOnlyList<LeftOver>> SweepAsync(DateTimeOffset now, bool dryRun, CancellationToken cancellationToken) =>
         Task.FromResult(QemuJanitor.Sweep(now, dryRun));
 

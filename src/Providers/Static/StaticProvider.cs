@@ -34,9 +34,22 @@ public sealed class StaticProvider(HostInventory inventory) : IMachineProvider
         var host = inventory.Hosts.FirstOrDefault(h => ResourceOf(h) == request.Resource)
             ?? throw new ProvisionException("no-capacity", $"lease names {request.Resource}, which is not in the inventory");
         request.Log.Write($"static host {host.Name} ({host.User}@{host.Endpoint}), pinned host key {host.HostKey}");
-        var target = new SshTarget(host.Address, host.Port, host.User, host.PrivateKey, [host.HostKey]);
-        return Task.FromResult(new Machine(host.Name, target, TimeSpan.FromSeconds(inventory.ReadyTimeoutSeconds)));
+        return Task.FromResult(new Machine(host.Name, Target(host), TimeSpan.FromSeconds(inventory.ReadyTimeoutSeconds)));
     }
+
+    /// <summary>The host stays; what the dead runner's attempt left on it goes: its processes and its working folder.</summary>
+    public async Task ReclaimAsync(string runId, string attemptId, string? resource, CancellationToken cancellationToken)
+    {
+        if (inventory.Hosts.FirstOrDefault(h => ResourceOf(h) == resource) is not { } host) return;
+        var folder = Machine.RemoteFolder(attemptId);
+        await using var session = await SshSession.ConnectAsync(Target(host), new SshSessionOptions(), cancellationToken).ConfigureAwait(false);
+        // Its test processes run with their working directory in the attempt's folder.
+        await session.ExecAsync(
+            $"for p in /proc/[0-9]*; do case \"$(readlink $p/cwd 2>/dev/null)\" in '{folder}'|'{folder}'/*) kill -KILL \"${{p#/proc/}}\" 2>/dev/null;; esac; done; rm -rf '{folder}'",
+            TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+    }
+
+    private static SshTarget Target(StaticHost host) => new(host.Address, host.Port, host.User, host.PrivateKey, [host.HostKey]);
 
     public Task DestroyAsync(Machine machine, CancellationToken cancellationToken) => Task.CompletedTask;
 

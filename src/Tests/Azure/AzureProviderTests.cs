@@ -297,7 +297,7 @@ public sealed class AzureProviderTests
         var plan = Planner.Expand(matrix, AzureProvider.ProviderName);
         Assert.That(plan.Cells, Has.Count.EqualTo(3));
 
-        await using var engine = await EmbeddedEngine.StartAsync(LogLevel.Warning, CancellationToken.None);
+        await using var engine = await EngineHost.EmbeddedAsync(scenario.Workspace.Path(".testgrid"), autoResume: true, LogLevel.Warning, CancellationToken.None);
         RunSpec Spec(string id) => new()
         {
             RunId = id,
@@ -335,7 +335,7 @@ public sealed class AzureProviderTests
         await Task.Delay(TimeSpan.FromSeconds(2));
 
         // Another silo: the janitor grain a run registers, woken by its reminder, sweeps with the persisted configuration.
-        await using var engine = await EmbeddedEngine.StartAsync(LogLevel.Warning, CancellationToken.None);
+        await using var engine = await EngineHost.EmbeddedAsync(scenario.Workspace.Path(".testgrid"), autoResume: true, LogLevel.Warning, CancellationToken.None);
         var spec = new ProviderSpec { Name = AzureProvider.ProviderName, Azure = scenario.Settings };
         var janitor = engine.Grains.GetGrain<IJanitorGrain>(IJanitorGrain.KeyOf(spec));
         await janitor.WatchAsync(spec);

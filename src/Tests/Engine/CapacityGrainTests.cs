@@ -115,7 +115,8 @@ public sealed class CapacityGrainTests
 
     private sealed class Silo : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder siloBuilder) => siloBuilder.AddTestGrid(c => c.UnitLimits["two-units"] = 2);
+        public void Configure(ISiloBuilder siloBuilder) =>
+            siloBuilder.AddTestGrid(c => c.UnitLimits["two-units"] = 2).AddMemoryGrainStorage(TestGridStorage.Capacity);
     }
 
     private sealed class Client : IClientBuilderConfigurator

@@ -15,8 +15,8 @@ public sealed class StandaloneSiloTests
     {
         var gateway = LocalPorts.Free();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Repo.Program("Silo", "testgrid-silo.dll"), $"--TestGrid:SiloPort={LocalPorts.Free()}",
-                     $"--TestGrid:GatewayPort={gateway}", "--TestGrid:ClusterId=standalone-test", "--TestGrid:CapacityLimits:qemu=3" })
+        foreach (var arg in new[] { Repo.Program("Silo", "testgrid-silo.dll"), $"--TestGrid:Endpoints:SiloPort={LocalPorts.Free()}",
+                     $"--TestGrid:Endpoints:GatewayPort={gateway}", $"--TestGrid:Http:Port={LocalPorts.Free()}", "--TestGrid:ClusterId=standalone-test", "--TestGrid:CapacityLimits:qemu=3" })
             start.ArgumentList.Add(arg);
         using var silo = Process.Start(start)!;
         var output = silo.StandardOutput.ReadToEndAsync();

@@ -1,5 +1,6 @@
 using Azure.Data.Tables;
 using TestGrid.Ledger;
+using TestGrid.Tests.Support;
 
 namespace TestGrid.Tests.Ledger;
 

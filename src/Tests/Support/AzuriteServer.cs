@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 
-namespace TestGrid.Tests.Ledger;
+namespace TestGrid.Tests.Support;
 
 /// <summary>
-/// A real Azurite Table service (from npm, installed by <c>scripts/setup.sh</c>) on 127.0.0.1 and a free port, in
-/// memory, for the life of this object.
+/// A real Azurite (from npm, installed by <c>scripts/setup.sh</c>): its Table and Blob services on 127.0.0.1 and free
+/// ports, in memory, for the life of this object. Tables hold the ledger, cluster membership and reminders; blobs hold grain state.
 /// </summary>
 public sealed class AzuriteServer : IAsyncDisposable
 {
@@ -17,21 +17,27 @@ public sealed class AzuriteServer : IAsyncDisposable
 
     private readonly Process _process;
 
-    private AzuriteServer(Process process, int port)
+    private AzuriteServer(Process process, int tablePort, int blobPort)
     {
         _process = process;
-        Port = port;
+        TablePort = tablePort;
+        BlobPort = blobPort;
     }
 
-    public int Port { get; }
+    public int TablePort { get; }
+
+    public int BlobPort { get; }
+
+    /// <summary>The development account's key: a secret as far as TestGrid knows, so tests look for it in logs.</summary>
+    public static string AccountKey => Key;
 
     public string ConnectionString =>
-        $"DefaultEndpointsProtocol=http;AccountName={Account};AccountKey={Key};TableEndpoint=http://127.0.0.1:{Port}/{Account};";
+        $"DefaultEndpointsProtocol=http;AccountName={Account};AccountKey={Key};TableEndpoint=http://127.0.0.1:{TablePort}/{Account};BlobEndpoint=http://127.0.0.1:{BlobPort}/{Account};";
 
     /// <summary>Azurite is required when TESTGRID_REQUIRE_AZURITE=1 (CI): then its absence fails tests instead of skipping them.</summary>
     public static bool Required => Environment.GetEnvironmentVariable("TESTGRID_REQUIRE_AZURITE") == "1";
 
-    /// <summary><c>azurite-table</c> from setup.sh's cache, or on PATH; null when neither has it.</summary>
+    /// <summary><c>azurite</c> from setup.sh's cache, or on PATH; null when neither has it.</summary>
     public static string? FindBinary()
     {
         // The same cache as scripts/setup.sh and deploy/images/lib.sh: $TESTGRID_CACHE, else $XDG_CACHE_HOME/testgrid, else ~/.cache/testgrid.
@@ -40,10 +46,10 @@ public sealed class AzuriteServer : IAsyncDisposable
             : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
                 ? xdg
                 : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "testgrid");
-        var cached = Path.Combine(cache, $"azurite-{Version}", "node_modules", ".bin", "azurite-table");
+        var cached = Path.Combine(cache, $"azurite-{Version}", "node_modules", ".bin", "azurite");
         if (File.Exists(cached)) return cached;
         return (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(folder => Path.Combine(folder, "azurite-table"))
+            .Select(folder => Path.Combine(folder, "azurite"))
             .FirstOrDefault(File.Exists);
     }
 
@@ -53,21 +59,21 @@ public sealed class AzuriteServer : IAsyncDisposable
         var binary = FindBinary();
         if (binary is null)
         {
-            var message = $"these tests need Azurite {Version} (azurite-table) and it is neither in the TestGrid cache nor on PATH: " +
+            var message = $"these tests need Azurite {Version} and it is neither in the TestGrid cache nor on PATH: " +
                           "run scripts/setup.sh to install it; set TESTGRID_REQUIRE_AZURITE=1 to make this a failure.";
             if (Required) Assert.Fail(message);
             Assert.Ignore(message);
         }
 
-        var port = LocalPorts.Free();
+        var (tablePort, blobPort, queuePort) = (LocalPorts.Free(), LocalPorts.Free(), LocalPorts.Free());
         var start = new ProcessStartInfo(binary!)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in (string[])["--tableHost", "127.0.0.1", "--tablePort", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                     "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"])
+        foreach (var argument in (string[])["--tableHost", "127.0.0.1", "--tablePort", Text(tablePort), "--blobHost", "127.0.0.1", "--blobPort", Text(blobPort),
+                     "--queueHost", "127.0.0.1", "--queuePort", Text(queuePort), "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"])
         {
             start.ArgumentList.Add(argument);
         }
@@ -77,15 +83,18 @@ public sealed class AzuriteServer : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new AzuriteServer(process, port);
+        var server = new AzuriteServer(process, tablePort, blobPort);
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
             try
             {
-                using var client = new TcpClient();
-                await client.ConnectAsync("127.0.0.1", port);
+                foreach (var port in (int[])[tablePort, blobPort])
+                {
+                    using var client = new TcpClient();
+                    await client.ConnectAsync("127.0.0.1", port);
+                }
                 return server;
             }
             catch (SocketException) when (DateTime.UtcNow < deadline && !process.HasExited)
@@ -97,10 +106,12 @@ public sealed class AzuriteServer : IAsyncDisposable
                 await server.DisposeAsync();
                 string log;
                 lock (output) log = output.ToString();
-                throw new InvalidOperationException($"Azurite did not answer on 127.0.0.1:{port} (exited: {process.HasExited}):\n{log}");
+                throw new InvalidOperationException($"Azurite did not answer on 127.0.0.1:{tablePort} and {blobPort} (exited: {process.HasExited}):\n{log}");
             }
         }
     }
+
+    private static string Text(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public async ValueTask DisposeAsync()
     {
