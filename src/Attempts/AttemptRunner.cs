@@ -6,6 +6,7 @@ using TestGrid.Attempts.Suites;
 using TestGrid.Provision;
 using TestGrid.Results;
 using TestGrid.Ssh;
+using TestGrid.Telemetry;
 
 namespace TestGrid.Attempts;
 
@@ -13,6 +14,9 @@ namespace TestGrid.Attempts;
 /// One attempt of a cell on a fresh machine: provision → boot (SSH banner, pinned login) → upload suites → run
 /// tests → results → teardown. Teardown runs on pass, fail, error and cancel. Infrastructure failures end the
 /// attempt in <see cref="AttemptOutcome.InfrastructureError"/> with a stable kind; they are never test outcomes.
+/// Traced as a <c>testgrid.attempt</c> span with <c>testgrid.provision</c>, <c>testgrid.boot</c>, one
+/// <c>testgrid.suite</c> per suite and <c>testgrid.teardown</c> as children; an infrastructure error marks the stage
+/// it happened in and the attempt with its kind.
 /// </summary>
 public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions sshOptions, ILogger<AttemptRunner> logger)
 {
@@ -21,6 +25,7 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
 
     public async Task<AttemptResult> RunAsync(AttemptRequest request, StageCallback stage, CancellationToken cancellationToken)
     {
+        using var span = TestGridTelemetry.StartAttempt(request.RunId, request.Cell.Id, request.Number, request.AttemptId, provider.Name);
         var folder = ArtifactLayout.AttemptFolder(request.Cell, request.Number);
         using var log = new AttemptLog(Path.Combine(request.OutputRoot, folder, "attempt.log"), request.AttemptId, logger);
         var started = DateTimeOffset.UtcNow;
@@ -50,13 +55,35 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
         string? kept = null;
         try
         {
-            await stage(CellState.Provisioning, null).ConfigureAwait(false);
-            var provision = new ProvisionRequest(request.RunId, request.Cell, request.AttemptId, request.Resource, Path.Combine(request.OutputRoot, folder), log, metrics);
-            machine = await provider.ProvisionAsync(provision, cancellationToken).ConfigureAwait(false);
+            using (var provisioning = TestGridTelemetry.StartStage("provision"))
+            {
+                try
+                {
+                    await stage(CellState.Provisioning, null).ConfigureAwait(false);
+                    var provision = new ProvisionRequest(request.RunId, request.Cell, request.AttemptId, request.Resource, Path.Combine(request.OutputRoot, folder), log, metrics);
+                    machine = await provider.ProvisionAsync(provision, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (InfrastructureError.Of(e) is { } error)
+                {
+                    TestGridTelemetry.Failed(provisioning, error.Kind, error.Summary);
+                    throw;
+                }
+            }
             log.Write($"provisioned {machine.Name} in {clock.Elapsed.TotalSeconds:0.0} s");
 
-            await stage(CellState.Booting, machine.Name).ConfigureAwait(false);
-            (session, machine) = await BootStage.ReachAsync(machine, sshOptions, log, clock, metrics, cancellationToken).ConfigureAwait(false);
+            using (var booting = TestGridTelemetry.StartStage("boot", machine.Name))
+            {
+                try
+                {
+                    await stage(CellState.Booting, machine.Name).ConfigureAwait(false);
+                    (session, machine) = await BootStage.ReachAsync(machine, sshOptions, log, clock, metrics, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (InfrastructureError.Of(e) is { } error)
+                {
+                    TestGridTelemetry.Failed(booting, error.Kind, error.Summary);
+                    throw;
+                }
+            }
 
             await stage(CellState.RunningSuites, machine.Name).ConfigureAwait(false);
             var reached = machine;
@@ -68,21 +95,11 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
             log.Write("cancelled");
             result = Result(AttemptOutcome.Cancelled);
         }
-        catch (SshFailure e)
+        catch (Exception e) when (InfrastructureError.Of(e) is { } error)
         {
-            log.Write($"infrastructure error {e.KindName}: {e.Message}");
-            result = Result(AttemptOutcome.InfrastructureError, e.KindName, e.Message);
-        }
-        catch (ProvisionException e)
-        {
-            log.Write($"infrastructure error {e.Kind}: {e.Message}");
-            result = Result(AttemptOutcome.InfrastructureError, e.Kind, e.Message);
-        }
-        catch (RemoteCommandException e)
-        {
-            // A housekeeping command on the machine failed (no writable /tmp, no sh): it cannot host tests.
-            log.Write($"infrastructure error machine: {e.Message}");
-            result = Result(AttemptOutcome.InfrastructureError, "machine", e.Message);
+            log.Write($"infrastructure error {error.Kind}: {e.Message}");
+            TestGridTelemetry.Failed(span, error.Kind, error.Summary);
+            result = Result(AttemptOutcome.InfrastructureError, error.Kind, e.Message);
         }
         finally
         {
@@ -91,6 +108,9 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
 
         result = result with { Kept = kept, EndedAt = DateTimeOffset.UtcNow };
         log.Write($"attempt ended {result.Outcome} ({result.CellState}) after {clock.Elapsed.TotalSeconds:0.0} s");
+        span?.SetTag(TestGridTelemetry.AttemptOutcomeAttribute, TestGridTelemetry.OutcomeName(result.Outcome));
+        span?.SetTag(TestGridTelemetry.CellStateAttribute, TestGridTelemetry.StateName(result.CellState));
+        TestGridTelemetry.AttemptEnded(provider.Name, result.Outcome, result.ErrorKind, clock.Elapsed);
         await using (var file = File.Create(Path.Combine(request.OutputRoot, folder, "result.json")))
             await System.Text.Json.JsonSerializer.SerializeAsync(file, result, TestGridJsonContext.Default.AttemptResult, CancellationToken.None).ConfigureAwait(false);
         return result;
@@ -102,6 +122,7 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
     /// </summary>
     private async Task<string?> TeardownAsync(Machine? machine, SshSession? session, AttemptResult? result, AttemptRequest request, AttemptLog log)
     {
+        using var span = TestGridTelemetry.StartStage("teardown", machine?.Name);
         using var limit = new CancellationTokenSource(TeardownTimeout);
         if (session is not null)
         {

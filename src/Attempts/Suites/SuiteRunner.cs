@@ -5,6 +5,7 @@ using TestGrid.Attempts.Artifacts;
 using TestGrid.Results;
 using TestGrid.Ssh;
 using TestGrid.Suites;
+using TestGrid.Telemetry;
 
 namespace TestGrid.Attempts.Suites;
 
@@ -45,24 +46,38 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
         await session.UploadAsync(_remoteRoot, files, UploadTimeout, cancellationToken).ConfigureAwait(false);
         log.Write($"uploaded {files.Count} files of {request.Suites.Count} suites to {_remoteRoot}");
 
-        var cell = request.Cell;
         foreach (var package in request.Suites)
         {
-            foreach (var test in package.Suite.Tests)
+            using var span = TestGridTelemetry.StartStage("suite", package.Suite.Name);
+            try
             {
-                var blocking = request.Policy.IsBlocking(package.Suite.Name, test.Id, test.Blocking);
-                var unmet = test.Requires.Unmet(cell.Arch, cell.Image.Family, cell.Provider, cell.Sku.Vcpus);
-                if (unmet is not null)
-                {
-                    log.Write($"{package.Suite.Name}/{test.Id}: skipped: {unmet}");
-                    results.Add(new TestResult { Suite = package.Suite.Name, Test = test.Id, Outcome = TestOutcome.Skipped, Blocking = blocking, Reason = unmet });
-                    continue;
-                }
-                await stage(CellState.RunningSuites, $"{package.Suite.Name}/{test.Id}").ConfigureAwait(false);
-                results.Add(test.Check is { } check
-                    ? await RunCheckAsync(package.Suite, test, check, blocking).ConfigureAwait(false)
-                    : await RunTestAsync(package.Suite, test, blocking, cancellationToken).ConfigureAwait(false));
+                await RunSuiteAsync(package, stage, results, cancellationToken).ConfigureAwait(false);
             }
+            catch (Exception e) when (InfrastructureError.Of(e) is { } error)
+            {
+                TestGridTelemetry.Failed(span, error.Kind, error.Summary);
+                throw;
+            }
+        }
+    }
+
+    private async Task RunSuiteAsync(SuitePackage package, StageCallback stage, List<TestResult> results, CancellationToken cancellationToken)
+    {
+        var cell = request.Cell;
+        foreach (var test in package.Suite.Tests)
+        {
+            var blocking = request.Policy.IsBlocking(package.Suite.Name, test.Id, test.Blocking);
+            var unmet = test.Requires.Unmet(cell.Arch, cell.Image.Family, cell.Provider, cell.Sku.Vcpus);
+            if (unmet is not null)
+            {
+                log.Write($"{package.Suite.Name}/{test.Id}: skipped: {unmet}");
+                results.Add(new TestResult { Suite = package.Suite.Name, Test = test.Id, Outcome = TestOutcome.Skipped, Blocking = blocking, Reason = unmet });
+                continue;
+            }
+            await stage(CellState.RunningSuites, $"{package.Suite.Name}/{test.Id}").ConfigureAwait(false);
+            results.Add(test.Check is { } check
+                ? await RunCheckAsync(package.Suite, test, check, blocking).ConfigureAwait(false)
+                : await RunTestAsync(package.Suite, test, blocking, cancellationToken).ConfigureAwait(false));
         }
     }
 
