@@ -13,6 +13,7 @@ using Orleans.Storage;
 using TestGrid.Engine;
 using TestGrid.Ledger;
 using TestGrid.Silo;
+using TestGrid.Telemetry;
 
 // A standalone TestGrid silo (configuration: deploy/README.md). With Azure Storage it joins a cluster whose
 // membership, reminders and grain state live there, and writes results to the Azure Tables ledger; without, it is a
@@ -37,6 +38,8 @@ builder.Logging.ClearProviders().AddJsonConsole(o =>
     o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
 });
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
+// Traces and metrics over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or TestGrid:Telemetry:OtlpEndpoint) is set.
+builder.Services.AddTestGridTelemetry(builder.Configuration, "testgrid-silo");
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
     if (settings.ListenOnAnyAddress) kestrel.ListenAnyIP(settings.HttpPort);
@@ -99,6 +102,7 @@ builder.UseOrleans(silo =>
         });
     if (settings.Dashboard) silo.AddDashboard();
     silo.Services.AddSingleton<Readiness>();
+    silo.AddActivityPropagation();
 });
 
 var app = builder.Build();

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using TestGrid.Engine;
+using TestGrid.Telemetry;
 
 namespace TestGrid.Client.Hosting;
 
@@ -41,7 +42,10 @@ public sealed class EngineHost : IAsyncDisposable
         builder.UseOrleans(silo => silo
             .UseLocalhostClustering(siloPort: LocalPorts.Free(), gatewayPort: LocalPorts.Free(), serviceId: HostingExtensions.ServiceId, clusterId: $"testgrid-embedded-{Environment.ProcessId}")
             .AddTestGrid(engine: options => options.AutoResume = autoResume)
-            .AddTestGridLocalStorage(dataFolder));
+            .AddTestGridLocalStorage(dataFolder)
+            .AddActivityPropagation());
+        // The same traces and metrics as a cluster's silos, over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        builder.Services.AddTestGridTelemetry(builder.Configuration, "testgrid");
         return await StartAsync(builder, $"embedded engine, state in {dataFolder}", cancellationToken).ConfigureAwait(false);
     }
 

@@ -7,6 +7,7 @@ using TestGrid.Ledger;
 using TestGrid.Provision;
 using TestGrid.Results;
 using TestGrid.Ssh;
+using TestGrid.Telemetry;
 
 namespace TestGrid.Engine.Cells;
 
@@ -125,6 +126,7 @@ public sealed partial class CellGrain(
         var cell = work.Cell;
         var run = GrainFactory.GetGrain<IRunGrain>(work.RunId);
         using var scope = _logger.BeginScope(new Dictionary<string, object> { ["RunId"] = work.RunId, ["CellId"] = cell.Id, ["Cell"] = cell.Name });
+        using var span = TestGridTelemetry.StartCell(work.RunId, cell.Id, cell.Name, work.TraceParent);
         using var keepAlive = this.RegisterGrainTimer(() => Task.CompletedTask,
             new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
         CellUpdate final;

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TestGrid.Ledger;
@@ -6,6 +7,7 @@ using TestGrid.Plan;
 using TestGrid.Provision;
 using TestGrid.Reports;
 using TestGrid.Results;
+using TestGrid.Telemetry;
 using TestGrid.Verdict;
 
 namespace TestGrid.Engine.Runs;
@@ -71,6 +73,7 @@ public sealed partial class RunGrain(
     private int _next;
     private int _inFlight = -1;
     private int _generation;
+    private Activity? _span;
 
     private RunSpec Spec => spec.State.Spec ?? throw new InvalidOperationException($"run {this.GetPrimaryKeyString()} was never started");
 
@@ -81,8 +84,20 @@ public sealed partial class RunGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _generation = state.State.Generation = state.State.Generation + 1;
-        // A new activation after a crash or a move: resume by itself in a cluster (the reminder brought it here, or a follower did).
-        if (Open && options.Value.AutoResume) StartWatchdog();
+        if (Open)
+        {
+            foreach (var cell in state.State.Cells.Values.Where(c => !c.State.IsTerminal())) TestGridTelemetry.CellEntered(Spec.Provider.Name, cell.State);
+            // A new activation after a crash or a move: resume by itself in a cluster (the reminder brought it here, or a follower did).
+            if (options.Value.AutoResume) StartWatchdog();
+        }
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (Open)
+            foreach (var cell in state.State.Cells.Values.Where(c => !c.State.IsTerminal())) TestGridTelemetry.CellLeft(Spec.Provider.Name, cell.State);
+        _span?.Dispose();
         return Task.CompletedTask;
     }
 
@@ -93,11 +108,17 @@ public sealed partial class RunGrain(
             if (existing.Plan.Cells.Select(c => c.Id).SequenceEqual(runSpec.Plan.Cells.Select(c => c.Id))) return;
             throw new InvalidOperationException($"run {runSpec.RunId} already exists with another plan");
         }
+        // The run's span lives as long as this activation; its context is kept, so that every cell's spans join the run's trace.
+        var previous = Activity.Current;
+        _span = TestGridTelemetry.StartRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.Plan.Cells.Count);
+        Activity.Current = previous;
         spec.State.Spec = runSpec;
+        spec.State.TraceParent = _span?.Id;
         await spec.WriteStateAsync();
         foreach (var cell in runSpec.Plan.Cells)
         {
             state.State.Cells[cell.Id] = new CellStatus { State = CellState.Queued };
+            TestGridTelemetry.CellEntered(runSpec.Provider.Name, CellState.Queued);
             Record(cell.Id, CellState.Queued, 0, null);
         }
         await state.WriteStateAsync();
@@ -136,6 +157,11 @@ public sealed partial class RunGrain(
     {
         if (!state.State.Cells.TryGetValue(update.CellId, out var status) || status.State.IsTerminal()) return;
         var transition = status.State != update.State || status.Attempt != update.Attempt;
+        if (status.State != update.State)
+        {
+            TestGridTelemetry.CellLeft(Spec.Provider.Name, status.State);
+            TestGridTelemetry.CellEntered(Spec.Provider.Name, update.State);
+        }
         status.State = update.State;
         status.Attempt = update.Attempt;
         // The detail is for people watching; a checkpoint keeps a line of it.
@@ -196,6 +222,8 @@ public sealed partial class RunGrain(
             }
             else
             {
+                TestGridTelemetry.CellLeft(Spec.Provider.Name, status.State);
+                TestGridTelemetry.CellEntered(Spec.Provider.Name, CellState.Cancelled);
                 status.State = CellState.Cancelled;
                 status.Detail = $"cancelled before it started: {reason}";
                 Record(id, CellState.Cancelled, 0, status.Detail);
@@ -298,6 +326,9 @@ public sealed partial class RunGrain(
         state.State.EndedAt = endedAt;
         state.State.Verdict = verdict;
         await state.WriteStateAsync();
+        _span?.SetTag("testgrid.verdict", verdict.Status.ToString().ToLowerInvariant());
+        _span?.Dispose();
+        _span = null;
         _watchdog?.Dispose();
         if (options.Value.AutoResume && await this.GetReminder(Reminder) is { } reminder) await this.UnregisterReminder(reminder);
     }
