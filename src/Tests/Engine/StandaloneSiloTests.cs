@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using TestGrid.Engine;
@@ -6,55 +5,42 @@ using TestGrid.Tests.Support;
 
 namespace TestGrid.Tests.Engine;
 
-/// <summary>src/Silo as its own process hosts the same grains, configured from its command line.</summary>
+/// <summary>src/Silo as its own process: the same grains, configured from its command line, with health and dashboard endpoints.</summary>
 [TestFixture]
 public sealed class StandaloneSiloTests
 {
-    [Test]
-    public async Task The_standalone_silo_serves_TestGrid_grains_to_an_Orleans_client()
+    [Test, CancelAfter(120_000)]
+    public async Task The_standalone_silo_serves_TestGrid_grains_health_and_the_dashboard()
     {
-        var gateway = LocalPorts.Free();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Repo.Program("Silo", "testgrid-silo.dll"), $"--TestGrid:Endpoints:SiloPort={LocalPorts.Free()}",
-                     $"--TestGrid:Endpoints:GatewayPort={gateway}", $"--TestGrid:Http:Port={LocalPorts.Free()}", "--TestGrid:ClusterId=standalone-test", "--TestGrid:CapacityLimits:qemu=3" })
-            start.ArgumentList.Add(arg);
-        using var silo = Process.Start(start)!;
-        var output = silo.StandardOutput.ReadToEndAsync();
-        try
-        {
-            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-            builder.UseOrleansClient(client => client.UseLocalhostClustering(gateway, "testgrid", "standalone-test"));
-            builder.Services.AddTestGridSerialization();
-            using var host = builder.Build();
-            await ConnectAsync(host);
+        using var workspace = new Workspace();
+        await using var silo = SiloProcess.Start("standalone", "standalone-test", connectionString: null, workspace.Path("logs"),
+            new Dictionary<string, string> { ["CapacityLimits:qemu"] = "3", ["Dashboard:Enabled"] = "true", ["DataFolder"] = workspace.Path("data") });
+        var ready = await silo.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        TestContext.Out.WriteLine($"FIGURE standalone silo (no storage) start to ready: {ready.TotalSeconds:0.0} s");
 
-            var snapshot = await host.Services.GetRequiredService<IClusterClient>().GetGrain<ICapacityGrain>("qemu").GetSnapshotAsync();
-            Assert.That(snapshot.UnitLimit, Is.EqualTo(3), "the capacity limit came from the silo's command line");
-            await host.StopAsync();
-        }
-        finally
-        {
-            silo.Kill(entireProcessTree: true);
-            await silo.WaitForExitAsync();
-            TestContext.Out.WriteLine(await output);
-        }
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(client => client.UseLocalhostClustering(silo.GatewayPort, HostingExtensions.ServiceId, "standalone-test"));
+        builder.Services.AddTestGridSerialization();
+        using var host = builder.Build();
+        await host.StartAsync();
+        var snapshot = await host.Services.GetRequiredService<IClusterClient>().GetGrain<ICapacityGrain>("qemu").GetSnapshotAsync();
+        Assert.That(snapshot.UnitLimit, Is.EqualTo(3), "the capacity limit came from the silo's command line");
+        await host.StopAsync();
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{silo.HttpPort}") };
+        Assert.That(await http.GetStringAsync(new Uri("/healthz/live", UriKind.Relative)), Is.EqualTo("live"));
+        Assert.That(await http.GetStringAsync(new Uri("/healthz/ready", UriKind.Relative)), Is.EqualTo("ready"));
+        using var dashboard = await http.GetAsync(new Uri("/dashboard", UriKind.Relative));
+        Assert.That(dashboard.IsSuccessStatusCode, Is.True, $"the Orleans Dashboard answers when enabled: {dashboard.StatusCode}");
     }
 
-    /// <summary>The silo takes a few seconds to open its gateway; the client retries until it does.</summary>
-    private static async Task ConnectAsync(IHost host)
+    [Test, CancelAfter(60_000)]
+    public async Task A_bad_setting_stops_the_silo_with_exit_3_naming_the_key()
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            try
-            {
-                await host.StartAsync();
-                return;
-            }
-            catch (Exception e) when (e is OrleansException or SiloUnavailableException && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(500);
-            }
-        }
+        using var workspace = new Workspace();
+        await using var silo = SiloProcess.Start("bad", "bad-config", connectionString: null, workspace.Path("logs"),
+            new Dictionary<string, string> { ["Endpoints:SiloPort"] = "eleven" });
+        Assert.That(await silo.WaitForExitAsync(TimeSpan.FromSeconds(30)), Is.EqualTo(3));
+        Assert.That(await silo.ReadLogAsync(), Does.Contain("configuration TestGrid:Endpoints:SiloPort: expected a port number (1-65535), but got 'eleven'"));
     }
 }

@@ -36,7 +36,8 @@ public sealed class SiloProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts a silo of cluster <paramref name="clusterId"/>; <paramref name="settings"/> are extra <c>TestGrid:</c> keys.</summary>
-    public static SiloProcess Start(string name, string clusterId, string connectionString, string logFolder, IReadOnlyDictionary<string, string>? settings = null)
+    /// <param name="connectionString">The cluster's storage; null starts a single localhost silo without storage.</param>
+    public static SiloProcess Start(string name, string clusterId, string? connectionString, string logFolder, IReadOnlyDictionary<string, string>? settings = null)
     {
         var (siloPort, gatewayPort, httpPort) = (LocalPorts.Free(), LocalPorts.Free(), LocalPorts.Free());
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -50,7 +51,7 @@ public sealed class SiloProcess : IAsyncDisposable
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>()) all[key] = value;
         foreach (var (key, value) in all) start.ArgumentList.Add($"--TestGrid:{key}={value}");
-        start.Environment["TestGrid__Storage__ConnectionString"] = connectionString;
+        if (connectionString is not null) start.Environment["TestGrid__Storage__ConnectionString"] = connectionString;
         start.Environment["DOTNET_ENVIRONMENT"] = "Production";
         Directory.CreateDirectory(logFolder);
         var logPath = Path.Combine(logFolder, $"{name}.log");
@@ -92,6 +93,15 @@ public sealed class SiloProcess : IAsyncDisposable
         using (var kill = Process.Start("kill", ["-TERM", Text(_process.Id)])) await kill.WaitForExitAsync();
         using var limit = new CancellationTokenSource(within);
         await _process.WaitForExitAsync(limit.Token);
+    }
+
+    /// <summary>Waits for the process to exit by itself (e.g. on a configuration error) and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan within)
+    {
+        using var limit = new CancellationTokenSource(within);
+        await _process.WaitForExitAsync(limit.Token);
+        await _pump;
+        return _process.ExitCode;
     }
 
     public async Task<string> ReadLogAsync()

@@ -12,6 +12,10 @@ public sealed class CliTests
     [TestCase("validate --help", "--output", TestName = "Help: validate")]
     [TestCase("plan --help", "--provider", TestName = "Help: plan")]
     [TestCase("run --help", "--inventory", TestName = "Help: run")]
+    [TestCase("run --help", "--cluster", TestName = "Help: run names --cluster")]
+    [TestCase("resume --help", "--data", TestName = "Help: resume")]
+    [TestCase("status --help", "--cluster", TestName = "Help: status")]
+    [TestCase("watch --help", "--cluster", TestName = "Help: watch")]
     public async Task Every_command_has_help(string commandLine, string mentions)
     {
         var args = commandLine.Split(' ');
@@ -27,11 +31,35 @@ public sealed class CliTests
     [TestCase("plan --output yaml", TestName = "Usage: an unknown output format exits 3")]
     [TestCase("run --parallel 0", TestName = "Usage: --parallel 0 exits 3")]
     [TestCase("run --run-id a/b", TestName = "Usage: a run id with a slash exits 3")]
+    [TestCase("run --cluster nohost", TestName = "Usage: a gateway without a port exits 3")]
+    [TestCase("run --cluster 127.0.0.1:99999", TestName = "Usage: a gateway port out of range exits 3")]
+    [TestCase("run --detach", TestName = "Usage: --detach without --cluster exits 3")]
+    [TestCase("status", TestName = "Usage: status without a run id exits 3")]
     public async Task Usage_errors_exit_3(string commandLine)
     {
         var result = await CliRunner.RunAsync(commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries));
         Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
         Assert.That(result.Error, Does.StartWith("error: "));
+    }
+
+    [Test]
+    public async Task Resume_and_status_of_an_unknown_run_name_it_and_exit_3()
+    {
+        using var workspace = new Workspace();
+        foreach (var command in new[] { "resume", "status" })
+        {
+            var result = await CliRunner.RunAsync(command, "no-such-run", "--data", workspace.Path(".testgrid"));
+            Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput), result.ToString());
+            Assert.That(result.Error, Does.Contain("no run 'no-such-run' in the embedded engine, state in " + workspace.Path(".testgrid")));
+        }
+    }
+
+    [Test]
+    public async Task Watch_follows_a_cluster_run_only()
+    {
+        var result = await CliRunner.RunAsync("watch", "some-run");
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
+        Assert.That(result.Error, Does.Contain("--cluster: watch follows a cluster's run"));
     }
 
     [Test]
