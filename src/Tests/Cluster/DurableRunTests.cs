@@ -123,6 +123,51 @@ public sealed class DurableRunTests
     }
 
     [Test, CancelAfter(600_000)]
+    public async Task A_silo_stopped_gracefully_hands_its_cells_over_and_the_run_ends_with_the_undisturbed_verdict()
+    {
+        await using var azurite = await AzuriteServer.StartAsync();
+        var clusterId = $"g{Guid.NewGuid().ToString("N")[..8]}";
+        var logs = _scenario.Workspace.Path("silo-logs", clusterId);
+        var settings = new Dictionary<string, string> { ["WatchdogPeriod"] = "00:00:03" };
+        var silos = Enumerable.Range(1, 2).Select(i => SiloProcess.Start($"silo{i}", clusterId, azurite.ConnectionString, logs, settings)).ToList();
+        try
+        {
+            await Task.WhenAll(silos.Select(s => s.WaitReadyAsync(TimeSpan.FromMinutes(2))));
+            const string runId = "handover-run";
+            var gateways = string.Join(",", silos.Select(s => s.Gateway));
+            var submit = await CliRunner.RunAsync("run", _scenario.Workspace.Path("matrix.json"), "--inventory", _scenario.Workspace.Path("hosts.json"),
+                "--out", _scenario.Workspace.Path(runId), "--run-id", runId, "--cluster", gateways, "--cluster-id", clusterId, "--detach", "-o", "json");
+            Assert.That((submit.ExitCode, submit.Out.Trim()), Is.EqualTo((0, runId)), "--detach prints the run's id and returns\n" + submit);
+
+            await using var observer = await EngineHost.ClusterAsync([.. silos.Select(s => new IPEndPoint(IPAddress.Loopback, s.GatewayPort))], clusterId, LogLevel.Warning, CancellationToken.None);
+            var run = observer.Grains.GetGrain<IRunGrain>(runId);
+            await Waits.UntilAsync(async () => await Running(run) >= 3, TimeSpan.FromMinutes(2));
+            var cells = (await observer.Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics())
+                .Where(s => s.GrainId.Key.ToString()!.StartsWith(runId + "/", StringComparison.Ordinal)).ToList();
+            var busiest = silos.Single(s => s.SiloPort == cells.GroupBy(c => c.SiloAddress.Endpoint.Port).MaxBy(g => g.Count())!.Key);
+
+            var stopping = Stopwatch.StartNew();
+            await busiest.TerminateAsync(TimeSpan.FromMinutes(2));
+            TestContext.Out.WriteLine($"FIGURE graceful silo shutdown (SIGTERM to exit, its running attempts torn down and handed over): {stopping.Elapsed.TotalSeconds:0.0} s");
+
+            var alive = silos.Single(s => s != busiest).Gateway;
+            var watch = await CliRunner.RunAsync("watch", runId, "--cluster", alive, "--cluster-id", clusterId, "--out", _scenario.Workspace.Path(runId));
+            Assert.That(watch.ExitCode, Is.EqualTo(_referenceExit), watch.ToString());
+            var report = Report(runId);
+            AssertSameOutcome(report);
+            var handedOver = report.Cells.SelectMany(c => c.Attempts).Where(a => a.ErrorKind == CellGrain.LostKind).ToList();
+            Assert.That(handedOver, Is.Not.Empty, "the stopping silo's running attempts were handed over");
+            Assert.That(handedOver.Select(a => a.Error), Is.All.Contains("shut down"), "a graceful stop tears the attempt down itself");
+            await AssertLedgerHoldsEachCellOnceAsync(new TableLedger(new TableServiceClient(azurite.ConnectionString)), runId, report);
+            await AssertNothingLeftOnHostsAsync(runId);
+        }
+        finally
+        {
+            foreach (var silo in silos) await silo.DisposeAsync();
+        }
+    }
+
+    [Test, CancelAfter(600_000)]
     public async Task An_embedded_run_killed_mid_run_is_finished_by_resume_with_the_undisturbed_verdict()
     {
         const string runId = "embedded-run";
