@@ -129,8 +129,11 @@ internal static class RunCommand
         }
         await using (engine.ConfigureAwait(false))
         {
-            log.WriteLine($"run {spec.RunId}: {spec.Plan.Cells.Count} cells of matrix {spec.Plan.Matrix} on {spec.Provider.Name}, up to {spec.Parallelism} at once; {engine.Description}; output in {outputRoot}");
             var run = engine.Grains.GetGrain<IRunGrain>(spec.RunId);
+            if (await run.GetSpecAsync().ConfigureAwait(false) is not null)
+                return console.InvalidInput([new InputError("(command line)", "--run-id",
+                    $"a run '{spec.RunId}' already exists in the {engine.Description}: finish it with 'testgrid resume {spec.RunId}', or choose another --run-id")]);
+            log.WriteLine($"run {spec.RunId}: {spec.Plan.Cells.Count} cells of matrix {spec.Plan.Matrix} on {spec.Provider.Name}, up to {spec.Parallelism} at once; {engine.Description}; output in {outputRoot}");
             await run.StartAsync(spec).ConfigureAwait(false);
             if (args.Detach)
             {

@@ -200,6 +200,15 @@ public sealed class DurableRunTests
         await AssertNothingLeftOnHostsAsync(runId);
     }
 
+    [Test]
+    public async Task Starting_a_run_id_that_exists_is_invalid_input_pointing_at_resume()
+    {
+        var again = await CliRunner.RunAsync("run", _scenario.Workspace.Path("matrix.json"), "--inventory", _scenario.Workspace.Path("hosts.json"),
+            "--out", _scenario.Workspace.Path("reference-again"), "--run-id", "reference", "--data", _scenario.Workspace.Path("data-reference"));
+        Assert.That(again.ExitCode, Is.EqualTo(3), again.ToString());
+        Assert.That(again.Error, Does.Contain("a run 'reference' already exists").And.Contain("testgrid resume reference"));
+    }
+
     private Task<CliResult> Run(string runId) =>
         CliRunner.RunAsync("run", _scenario.Workspace.Path("matrix.json"), "--inventory", _scenario.Workspace.Path("hosts.json"),
             "--out", _scenario.Workspace.Path(runId), "--run-id", runId, "--data", _scenario.Workspace.Path("data-" + runId));
