@@ -168,13 +168,14 @@ public sealed partial class RunGrain(
         status.Detail = update.Detail is { Length: > 300 } detail ? detail[..300] + "…" : update.Detail;
         Record(update.CellId, update.State, update.Attempt, update.Detail);
         if (!transition) return;
+        var written = false;
         if (update.State.IsTerminal())
         {
             EnsureCounted();
             _inFlight--;
-            await DispatchAsync();
+            written = await DispatchAsync();
         }
-        await state.WriteStateAsync();
+        if (!written) await state.WriteStateAsync();
         await CompleteIfDoneAsync();
     }
 
@@ -267,7 +268,8 @@ public sealed partial class RunGrain(
         _inFlight = state.State.Cells.Values.Count(c => c.Dispatched && !c.State.IsTerminal());
     }
 
-    private async Task DispatchAsync()
+    /// <summary>Starts cells up to the run's parallelism; true when it did (and wrote the checkpoint).</summary>
+    private async Task<bool> DispatchAsync()
     {
         EnsureCounted();
         var runSpec = Spec;
@@ -294,6 +296,7 @@ public sealed partial class RunGrain(
             });
         }
         if (dispatched) await state.WriteStateAsync();
+        return dispatched;
     }
 
     private Task CompleteIfDoneAsync()
