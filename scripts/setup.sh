@@ -116,7 +116,8 @@ if [ ! -x "$bicep_dir/bicep" ] && [ "$(dpkg --print-architecture)" = amd64 ]; th
   <ItemGroup><PackageDownload Include="Azure.Bicep.CommandLine.linux-x64" Version="[$bicep_version]" /></ItemGroup>
 </Project>
 PROJECT
-  dotnet restore "$restore/bicep.csproj" --packages "$restore/packages" -v quiet >&2
+  dotnet restore "$restore/bicep.csproj" --packages "$restore/packages" -v quiet >&2 || {
+    rm -rf "$restore"; say "could not restore Azure.Bicep.CommandLine.linux-x64 $bicep_version from NuGet"; exit 2; }
   mkdir -p "$bicep_dir"
   install -m 0755 "$restore/packages/azure.bicep.commandline.linux-x64/$bicep_version/tools/bicep" "$bicep_dir/bicep"
   rm -rf "$restore"

@@ -33,6 +33,8 @@ internal static class DeployTools
     /// <summary>The Bicep compiler setup.sh installed.</summary>
     public static string Bicep()
     {
+        if (System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64)
+            Assert.Ignore("the Bicep compiler is installed from NuGet's Azure.Bicep.CommandLine.linux-x64, and no build for this architecture is served here");
         var path = Path.Combine(Cache, $"bicep-{Pinned("bicep_version")}", "bicep");
         if (!File.Exists(path)) Missing($"the Bicep compiler is not at {path}");
         return path;

@@ -109,14 +109,21 @@ public sealed class KubernetesManifestTests
     [Test]
     public void The_role_grants_exactly_the_pod_verbs_Orleans_Kubernetes_hosting_uses()
     {
-        // What the hosting assembly calls, read from its metadata: the Kubernetes client's pod operations it references.
+        // What the hosting assembly calls, read from its metadata: the Kubernetes client's pod operations it
+        // references, and the API verb each one is authorized by.
+        var verbs = new Dictionary<string, string[]>(StringComparer.Ordinal)
+        {
+            ["ReadNamespacedPodAsync"] = ["get"],
+            ["PatchNamespacedPodAsync"] = ["patch"],
+            ["ListNamespacedPodAsync"] = ["list"],
+            ["WatchListNamespacedPodAsync"] = ["list", "watch"],
+            ["DeleteNamespacedPodAsync"] = ["delete"],
+        };
         var calls = PodCallsOf(typeof(KubernetesHostingOptions).Assembly.Location);
-        Assert.That(calls, Is.EquivalentTo(new[] { "ReadNamespacedPodAsync", "PatchNamespacedPodAsync", "WatchListNamespacedPodAsync", "ListNamespacedPodAsync", "DeleteNamespacedPodAsync" })
-            .Or.EquivalentTo(new[] { "ReadNamespacedPodAsync", "PatchNamespacedPodAsync", "WatchListNamespacedPodAsync", "DeleteNamespacedPodAsync" }),
-            "a new Kubernetes call in Microsoft.Orleans.Hosting.Kubernetes: review rbac.yaml");
-        var needed = new SortedSet<string>(StringComparer.Ordinal) { "get", "patch", "list", "watch" };
+        Assert.That(calls, Is.EquivalentTo(verbs.Keys), "a changed Kubernetes call in Microsoft.Orleans.Hosting.Kubernetes: review rbac.yaml");
         // The delete is made only with DeleteDefunctSiloPods, off by default (TestGrid leaves it off): no delete verb.
         Assert.That(new KubernetesHostingOptions().DeleteDefunctSiloPods, Is.False);
+        var needed = calls.Where(c => c != "DeleteNamespacedPodAsync").SelectMany(c => verbs[c]).Distinct().ToList();
 
         var role = Single<V1Role>();
         var rule = role.Rules.Single();
