@@ -7,6 +7,8 @@
 #    and npm (for Azurite);
 #  - Azurite (npm azurite, pinned), the Azure Storage emulator the Azure Tables ledger and the cluster tests (tables, blobs) run against,
 #    installed into $TESTGRID_CACHE/azurite-VERSION;
+#  - the validators of deploy/ (tests in src/Tests/Deploy): kubectl (Debian's kubernetes-client when the machine has
+#    none), the Bicep compiler and the Kubernetes schemas, pinned, into $TESTGRID_CACHE (see the block below);
 #  - qemu-user registered with binfmt_misc for foreign-arch image builds;
 #  - a running Docker engine (unless --no-docker): the system's, or dockerd started with loopback-only settings;
 #  - images, cached by recipe hash in $TESTGRID_CACHE: the debian12-sshd container image (unless --no-docker) and
@@ -53,6 +55,7 @@ command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
 command -v qemu-img >/dev/null || missing+=(qemu-utils)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 [ -e /usr/bin/qemu-aarch64-static ] || [ "$(dpkg --print-architecture)" = arm64 ] || missing+=(qemu-user-static binfmt-support)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
@@ -90,6 +93,43 @@ if [ ! -x "$azurite_dir/node_modules/.bin/azurite" ]; then
   mkdir -p "$azurite_dir"
   npm install --prefix "$azurite_dir" --no-audit --no-fund --loglevel=error "azurite@$azurite_version" >&2
 fi
+
+# ---- Validators of deploy/ (tests in src/Tests/Deploy) ------------------------------------------------------------
+# Offline tools only: nothing here reaches the Internet when it runs.
+#  - Bicep compiler: the binary of NuGet's Azure.Bicep.CommandLine.linux-x64 (restored by a throwaway project outside
+#    the clone, so the repository's central package versions do not apply), into $TESTGRID_CACHE/bicep-VERSION/bicep.
+#    Its Azure resource types are built in: `bicep build` checks every resource type, API version and property.
+#    No linux-arm64 package is served here: on arm64 the Bicep tests skip, saying so.
+#  - Kubernetes schemas: npm kubernetes-models (JSON schemas of the Kubernetes API objects) and yaml, into
+#    $TESTGRID_CACHE/k8s-validate-VERSION-VERSION, for deploy/kubernetes/validate.mjs.
+bicep_version=0.49.2
+kubernetes_models_version=5.1.0
+yaml_version=2.9.1
+cache=${TESTGRID_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/testgrid}
+bicep_dir=$cache/bicep-$bicep_version
+if [ ! -x "$bicep_dir/bicep" ] && [ "$(dpkg --print-architecture)" = amd64 ]; then
+  say "installing the Bicep compiler $bicep_version into $bicep_dir"
+  restore=$(mktemp -d)
+  cat >"$restore/bicep.csproj" <<PROJECT
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup>
+  <ItemGroup><PackageDownload Include="Azure.Bicep.CommandLine.linux-x64" Version="[$bicep_version]" /></ItemGroup>
+</Project>
+PROJECT
+  dotnet restore "$restore/bicep.csproj" --packages "$restore/packages" -v quiet >&2 || {
+    rm -rf "$restore"; say "could not restore Azure.Bicep.CommandLine.linux-x64 $bicep_version from NuGet"; exit 2; }
+  mkdir -p "$bicep_dir"
+  install -m 0755 "$restore/packages/azure.bicep.commandline.linux-x64/$bicep_version/tools/bicep" "$bicep_dir/bicep"
+  rm -rf "$restore"
+fi
+k8s_validate_dir=$cache/k8s-validate-$kubernetes_models_version-$yaml_version
+if [ ! -f "$k8s_validate_dir/node_modules/kubernetes-models/package.json" ] || [ ! -f "$k8s_validate_dir/node_modules/yaml/package.json" ]; then
+  say "installing kubernetes-models $kubernetes_models_version and yaml $yaml_version into $k8s_validate_dir"
+  mkdir -p "$k8s_validate_dir"
+  npm install --prefix "$k8s_validate_dir" --no-audit --no-fund --loglevel=error \
+    "kubernetes-models@$kubernetes_models_version" "yaml@$yaml_version" >&2
+fi
+# ---- end of the deploy/ validators --------------------------------------------------------------------------------
 
 if $docker; then "$repo/deploy/images/docker-image.sh" debian12-sshd >/dev/null; fi
 for recipe in "${vm_images[@]}"; do "$repo/deploy/images/vm-image.sh" "$recipe" >/dev/null; done

@@ -13,7 +13,7 @@ scripts/setup.sh --images "${images[@]}"
 
 results=$(mktemp -d -t testgrid-test-results.XXXXXX)
 # What was set up above is required: its absence is a failure, not a skip.
-export TESTGRID_REQUIRE_DOCKER=1 TESTGRID_REQUIRE_QEMU=1 TESTGRID_REQUIRE_AZURITE=1
+export TESTGRID_REQUIRE_DOCKER=1 TESTGRID_REQUIRE_QEMU=1 TESTGRID_REQUIRE_AZURITE=1 TESTGRID_REQUIRE_DEPLOY_TOOLS=1
 status=0
 dotnet test TestGrid.sln -c Release --logger "trx;LogFileName=testgrid.trx" --logger "console;verbosity=normal" \
   --results-directory "$results" "$@" || status=$?
