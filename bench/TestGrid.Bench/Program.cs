@@ -5,15 +5,34 @@ using TestGrid.Matrix;
 //   dotnet run -c Release --project bench/TestGrid.Bench                      planning a 10,000-cell matrix
 //   dotnet run -c Release --project bench/TestGrid.Bench -- boot [x64|arm64] [--runs N] [--accel auto|tcg]
 //                                                                           boot to SSH on QEMU guests, median of N
+//   dotnet run -c Release --project bench/TestGrid.Bench -- ledger [--writers 16] [--stores sqlite,azurite[,azurite-disk]]
+//       [--azurite CONNECTION] [--history-runs 20] [--history-cells 50] [--reads 5] [--outputs full|runner] [--seed 1]
+//                                                                           ledger write and query latency for a 1,000-cell run
 var arguments = args.ToList();
 if (arguments.Count == 0 || arguments[0] == "plan")
 {
     PlanBench.Run();
     return;
 }
+if (arguments[0] == "ledger")
+{
+    LedgerBenchOptions options;
+    try
+    {
+        options = LedgerBenchOptions.Parse(arguments[1..]);
+    }
+    catch (Exception e) when (e is ArgumentException or FormatException)
+    {
+        Console.Error.WriteLine($"ledger: {e.Message}");
+        Environment.Exit(3);
+        return;
+    }
+    await LedgerBench.RunAsync(options);
+    return;
+}
 if (arguments[0] != "boot")
 {
-    Console.Error.WriteLine("usage: TestGrid.Bench [plan] | boot [x64|arm64] [--runs N] [--accel auto|tcg]");
+    Console.Error.WriteLine("usage: TestGrid.Bench [plan] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N]");
     Environment.Exit(3);
 }
 var runs = arguments.IndexOf("--runs") is >= 0 and var r ? int.Parse(arguments[r + 1], System.Globalization.CultureInfo.InvariantCulture) : 5;
