@@ -16,7 +16,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -27,6 +26,7 @@ using TestGrid.Ledger;
 using TestGrid.Matrix;
 using TestGrid.Plan;
 using TestGrid.Results;
+using TestGrid.Testing;
 using TestGrid.Verdict;
 
 namespace TestGrid.Bench;
@@ -86,7 +86,6 @@ internal sealed record LedgerBenchOptions
 /// </summary>
 internal static class LedgerBench
 {
-    private const string AzuriteVersion = "3.35.0";
 
     private static readonly string[] Families = ["azurelinux", "acl", "debian", "ubuntu", "rhel"];
 
@@ -237,7 +236,7 @@ internal static class LedgerBench
                 result = new StoreResult
                 {
                     Name = disk ? "Azurite disk" : "Azurite memory",
-                    Description = $"Azure Tables on Azurite {AzuriteVersion} ({(disk ? "--location in a temp folder" : "--inMemoryPersistence")}), 127.0.0.1:{azurite.Port}",
+                    Description = $"Azure Tables on Azurite {AzuriteProcess.Version} ({(disk ? "--location in a temp folder" : "--inMemoryPersistence")}), 127.0.0.1:{azurite.TablePort}",
                     ServerStart = started.Elapsed,
                 };
             }
@@ -799,8 +798,8 @@ internal static class LedgerBench
     {
         if (!options.Stores.Any(s => s.StartsWith("azurite", StringComparison.Ordinal))) return "not used";
         if (options.AzuriteConnection is not null) return "given (--azurite)";
-        var package = Path.Combine(AzuriteProcess.Folder(), "node_modules", "azurite", "package.json");
-        return File.Exists(package) ? JsonNode.Parse(File.ReadAllText(package))!["version"]!.GetValue<string>() : $"{AzuriteVersion} (missing)";
+        var package = Path.Combine(AzuriteProcess.Folder, "node_modules", "azurite", "package.json");
+        return File.Exists(package) ? JsonNode.Parse(File.ReadAllText(package))!["version"]!.GetValue<string>() : $"{AzuriteProcess.Version} (missing)";
     }
 
     private static string NodeVersion()
@@ -815,114 +814,6 @@ internal static class LedgerBench
         catch (System.ComponentModel.Win32Exception)
         {
             return "not found";
-        }
-    }
-
-    /// <summary>Azurite's Table service from TestGrid's cache (installed by scripts/setup.sh), on 127.0.0.1 and a free port, until disposed.</summary>
-    private sealed class AzuriteProcess : IAsyncDisposable
-    {
-        private const string Key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-        private readonly Process _process;
-
-        private AzuriteProcess(Process process, int port)
-        {
-            _process = process;
-            Port = port;
-        }
-
-        public int Port { get; }
-
-        /// <summary>Azurite's well-known development account and key.</summary>
-        public string ConnectionString =>
-            $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={Key};TableEndpoint=http://127.0.0.1:{Port}/devstoreaccount1;";
-
-        /// <summary>Where setup.sh installs it: $TESTGRID_CACHE, else $XDG_CACHE_HOME/testgrid, else ~/.cache/testgrid; then azurite-VERSION.</summary>
-        public static string Folder()
-        {
-            var cache = Environment.GetEnvironmentVariable("TESTGRID_CACHE") is { Length: > 0 } configured ? configured
-                : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg
-                    : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "testgrid");
-            return Path.Combine(cache, $"azurite-{AzuriteVersion}");
-        }
-
-        public static async Task<AzuriteProcess> StartAsync(string? location)
-        {
-            var binary = Path.Combine(Folder(), "node_modules", ".bin", "azurite-table");
-            if (!File.Exists(binary))
-            {
-                throw new InvalidOperationException($"Azurite {AzuriteVersion} is not installed at {binary}: run scripts/setup.sh (or " +
-                    $"npm install --prefix {Folder()} azurite@{AzuriteVersion}), pass --azurite <connection string>, or --stores sqlite");
-            }
-            var port = LocalPorts.Free();
-            var start = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            string[] arguments = ["--tableHost", "127.0.0.1", "--tablePort", port.ToString(CultureInfo.InvariantCulture), "--skipApiVersionCheck", "--disableTelemetry", "--silent"];
-            foreach (var argument in arguments) start.ArgumentList.Add(argument);
-            if (location is null) start.ArgumentList.Add("--inMemoryPersistence");
-            else
-            {
-                Directory.CreateDirectory(location);
-                start.ArgumentList.Add("--location");
-                start.ArgumentList.Add(location);
-            }
-            var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {binary}");
-            var output = new StringBuilder();
-            process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-            process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var azurite = new AzuriteProcess(process, port);
-            var deadline = Stopwatch.StartNew();
-            while (true)
-            {
-                try
-                {
-                    using var client = new TcpClient();
-                    await client.ConnectAsync(System.Net.IPAddress.Loopback, port);
-                    return azurite;
-                }
-                catch (SocketException) when (deadline.Elapsed < TimeSpan.FromSeconds(30) && !process.HasExited)
-                {
-                    await Task.Delay(50);
-                }
-                catch (SocketException)
-                {
-                    await azurite.DisposeAsync();
-                    lock (output) throw new InvalidOperationException($"Azurite did not answer on 127.0.0.1:{port}:\n{output}");
-                }
-            }
-        }
-
-        /// <summary>The resident memory of Azurite's node process (the azurite-table script execs node, so it is this process).</summary>
-        public long ResidentBytes()
-        {
-            try
-            {
-                _process.Refresh();
-                return _process.WorkingSet64;
-            }
-            catch (InvalidOperationException)
-            {
-                return 0;
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                await _process.WaitForExitAsync(limit.Token);
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-            catch (OperationCanceledException)
-            {
-                // Left to the system; its port was private to this run.
-            }
-            _process.Dispose();
         }
     }
 }

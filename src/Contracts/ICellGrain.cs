@@ -13,21 +13,22 @@ namespace TestGrid.Engine;
 [Alias("testgrid.cell")]
 public interface ICellGrain : IGrainWithStringKey
 {
-    /// <summary>Queues the cell for capacity and returns. Starting a started cell changes nothing.</summary>
+    /// <summary>Queues the cell for capacity and returns. Starting a started cell does what <see cref="ResumeAsync"/> does.</summary>
     [Alias("start")]
     Task StartAsync(CellWork work);
+
+    /// <summary>
+    /// Makes sure a started cell works, and returns at once: a no-op while its attempt loop runs here; after its silo
+    /// or process died (a new activation), it tears down the attempt that was in flight, records it as lost and goes on
+    /// with a fresh attempt, or delivers its final state to the run again. False when the cell was never started (its
+    /// start was lost): the caller starts it. Cheap: what a run's watchdog calls for every open cell.
+    /// </summary>
+    [Alias("resume")]
+    Task<bool> ResumeAsync();
 
     /// <summary>The capacity grain's answer to a queued lease request.</summary>
     [Alias("lease-granted"), OneWay]
     Task LeaseGrantedAsync(Lease lease);
-
-    /// <summary>
-    /// Makes sure a started cell is working: a no-op while its attempt loop runs here; after its silo or process died
-    /// (a new activation), tears down the attempt that was in flight, records it as lost and goes on with a fresh
-    /// attempt, or re-delivers its final state to the run. Returns at once.
-    /// </summary>
-    [Alias("resume")]
-    Task ResumeAsync();
 
     /// <summary>Cancels the running attempt (its machine is torn down) or the wait for capacity.</summary>
     [Alias("cancel"), AlwaysInterleave]

@@ -62,27 +62,30 @@ public sealed partial class CellGrain(
 
     public async Task StartAsync(CellWork work)
     {
-        if (state.State.Work is not null)
+        if (state.State.Work is null)
         {
-            await ResumeAsync();
-            return;
+            state.State.Work = work;
+            await state.WriteStateAsync();
         }
-        state.State.Work = work;
-        await state.WriteStateAsync();
-        Launch(work);
+        await ResumeAsync();
     }
 
-    public Task ResumeAsync()
+    public Task<bool> ResumeAsync()
     {
-        if (_loop is { IsCompleted: false } || state.State.Work is not { } work) return Task.CompletedTask;
+        if (state.State.Work is not { } work) return Task.FromResult(false);
+        if (_loop is { IsCompleted: false }) return Task.FromResult(true);
         if (state.State.Final is { } final)
         {
             // The run may have missed it (its silo died): record and deliver it again; both are idempotent.
             _loop = DeliverAsync(work, final);
-            return Task.CompletedTask;
         }
-        Launch(work);
-        return Task.CompletedTask;
+        else
+        {
+            _cancel = new CancellationTokenSource();
+            // Starts on this activation's scheduler and continues there after the grain call has returned.
+            _loop = RunAsync(work, _cancel.Token);
+        }
+        return Task.FromResult(true);
     }
 
     public Task LeaseGrantedAsync(Lease lease)
@@ -112,13 +115,6 @@ public sealed partial class CellGrain(
             _cancel?.Cancel();
             await loop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
-    }
-
-    private void Launch(CellWork work)
-    {
-        _cancel = new CancellationTokenSource();
-        // Starts on this activation's scheduler and continues there after the grain call has returned.
-        _loop = RunAsync(work, _cancel.Token);
     }
 
     private async Task RunAsync(CellWork work, CancellationToken cancellationToken)
@@ -172,7 +168,7 @@ public sealed partial class CellGrain(
                 }
                 finally
                 {
-                    await capacity.ReleaseAsync(lease.LeaseId);
+                    await GrainCalls.RetryAsync(() => capacity.ReleaseAsync(lease.LeaseId));
                 }
                 if (_handingOver && result.Outcome == AttemptOutcome.Cancelled)
                     result = result with { Outcome = AttemptOutcome.InfrastructureError, ErrorKind = LostKind, Error = "its silo shut down; the machine was torn down and the cell handed over" };
@@ -232,7 +228,7 @@ public sealed partial class CellGrain(
             LogReclaimFailed(_logger, e, work.Cell.Name, attemptId);
             detail = $"the silo or process running it died; tearing its machine down failed ({e.Message}), the reaper removes it when it expires";
         }
-        await capacity.ReleaseAsync(RequestId(number));
+        await GrainCalls.RetryAsync(() => capacity.ReleaseAsync(RequestId(number)));
         await RecordAttemptAsync(work, new AttemptResult
         {
             Number = number,
@@ -262,11 +258,11 @@ public sealed partial class CellGrain(
         {
             foreach (var attempt in state.State.Attempts) await ledger.RecordAttemptAsync(work.RunId, work.Cell, attempt, CancellationToken.None);
             await ledger.RecordCellAsync(work.RunId, work.Cell, final.State, final.Detail, CancellationToken.None);
-            await GrainFactory.GetGrain<IRunGrain>(work.RunId).CellChangedAsync(final);
+            await GrainCalls.RetryAsync(() => GrainFactory.GetGrain<IRunGrain>(work.RunId).CellChangedAsync(final));
         }
         catch (Exception e)
         {
-            // The run's watchdog asks again (ResumeAsync), and this is delivered then.
+            // The run's watchdog starts the cell again, and this is delivered then.
             LogDeliveryFailed(_logger, work.Cell.Name, e.Message);
         }
     }
@@ -299,7 +295,7 @@ public sealed partial class CellGrain(
         _leaseWaiter = new TaskCompletionSource<Lease>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
-            var granted = await capacity.RequestAsync(request);
+            var granted = await GrainCalls.RetryAsync(() => capacity.RequestAsync(request));
             if (granted is not null) return granted;
             using var registration = cancellationToken.Register(() => _leaseWaiter.TrySetCanceled(cancellationToken));
             try
@@ -308,7 +304,7 @@ public sealed partial class CellGrain(
             }
             catch (OperationCanceledException)
             {
-                await capacity.WithdrawAsync(request.RequestId);
+                await GrainCalls.RetryAsync(() => capacity.WithdrawAsync(request.RequestId));
                 throw;
             }
         }

@@ -219,7 +219,7 @@ public sealed partial class RunGrain(
             if (status.State.IsTerminal()) continue;
             if (status.Dispatched)
             {
-                await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(Spec.RunId, id)).CancelAsync();
+                await GrainCalls.RetryAsync(() => GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(Spec.RunId, id)).CancelAsync());
             }
             else
             {
@@ -242,24 +242,51 @@ public sealed partial class RunGrain(
         _watchdog ??= this.RegisterGrainTimer(ResumeCellsAsync, new GrainTimerCreationOptions(period, period) { Interleave = true, KeepAlive = true });
     }
 
-    /// <summary>Asks every dispatched open cell to make sure it works; a cell whose activation died comes back on a live silo.</summary>
+    /// <summary>Asks every dispatched open cell to make sure it works; a cell whose activation died comes back on a live silo, one whose start was lost is started.</summary>
     private async Task ResumeCellsAsync()
     {
         if (!Open) return;
         var runId = Spec.RunId;
-        var open = state.State.Cells.Where(c => c.Value.Dispatched && !c.Value.State.IsTerminal()).Select(c => c.Key).ToList();
-        await Task.WhenAll(open.Select(async id =>
+        var open = Spec.Plan.Cells.Where(c => state.State.Cells[c.Id] is { Dispatched: true } status && !status.State.IsTerminal()).ToList();
+        await Task.WhenAll(open.Select(async cell =>
         {
             try
             {
-                await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(runId, id)).ResumeAsync();
+                if (!await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(runId, cell.Id)).ResumeAsync()) await StartCellAsync(cell);
             }
             catch (Exception e)
             {
                 // A silo that died but is not yet declared dead: the next round reaches the cell on a live one.
-                LogResumeFailed(logger, runId, Cells[id].Name, e.Message);
+                LogStartFailed(logger, runId, cell.Name, e.Message);
             }
         }));
+    }
+
+    /// <summary>
+    /// Starts a cell; a failure (its silo died and is not yet declared dead) is logged and left to the watchdog,
+    /// which starts every open dispatched cell again.
+    /// </summary>
+    private async Task StartCellAsync(Cell cell)
+    {
+        var runSpec = Spec;
+        try
+        {
+            await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(runSpec.RunId, cell.Id)).StartAsync(new CellWork
+            {
+                RunId = runSpec.RunId,
+                Cell = cell,
+                Suites = [.. runSpec.Suites.Where(s => cell.Suites.Any(r => r.Name == s.Suite.Name))],
+                Policy = runSpec.Policy,
+                Provider = runSpec.Provider,
+                OutputRoot = runSpec.OutputRoot,
+                KeepFailedFor = runSpec.KeepFailedFor,
+                TraceParent = spec.State.TraceParent,
+            });
+        }
+        catch (Exception e)
+        {
+            LogStartFailed(logger, runSpec.RunId, cell.Name, e.Message);
+        }
     }
 
     private void EnsureCounted()
@@ -282,18 +309,7 @@ public sealed partial class RunGrain(
             status.Dispatched = true;
             dispatched = true;
             _inFlight++;
-            var suites = runSpec.Suites.Where(s => cell.Suites.Any(r => r.Name == s.Suite.Name)).ToImmutableArray();
-            await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(runSpec.RunId, cell.Id)).StartAsync(new CellWork
-            {
-                RunId = runSpec.RunId,
-                Cell = cell,
-                Suites = suites,
-                Policy = runSpec.Policy,
-                Provider = runSpec.Provider,
-                OutputRoot = runSpec.OutputRoot,
-                KeepFailedFor = runSpec.KeepFailedFor,
-                TraceParent = spec.State.TraceParent,
-            });
+            await StartCellAsync(cell);
         }
         if (dispatched) await state.WriteStateAsync();
         return dispatched;
@@ -352,8 +368,8 @@ public sealed partial class RunGrain(
     [LoggerMessage(Level = LogLevel.Error, Message = "run {Run}: ending the run with its provider failed")]
     private static partial void LogEndFailed(ILogger logger, Exception exception, string run);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "run {Run}: cell {Cell} did not answer the watchdog: {Error}")]
-    private static partial void LogResumeFailed(ILogger logger, string run, string cell, string error);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "run {Run}: cell {Cell} could not be started ({Error}); the watchdog tries again")]
+    private static partial void LogStartFailed(ILogger logger, string run, string cell, string error);
 
     private void Record(string cellId, CellState cellState, int attempt, string? detail) =>
         _events.Add(new CellEvent(_generation * 1_000_000 + _events.Count + 1, cellId, Cells[cellId].Name, cellState, attempt, detail, DateTimeOffset.UtcNow));

@@ -10,6 +10,7 @@ using TestGrid.Ledger;
 using TestGrid.Reports;
 using TestGrid.Results;
 using TestGrid.Tests.Integration;
+using TestGrid.Testing;
 using TestGrid.Tests.Support;
 
 namespace TestGrid.Tests.Cluster;
@@ -92,7 +93,8 @@ public sealed class DurableRunTests
 
             // Anyone may watch the run to its end from another process; the client that started it is gone.
             var alive = string.Join(",", silos.Where(s => s != victim).Select(s => s.Gateway));
-            var watch = await CliRunner.RunAsync("watch", runId, "--cluster", alive, "--cluster-id", clusterId, "--out", _scenario.Workspace.Path(runId));
+            using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            var watch = await CliRunner.RunAsync(patience.Token, "watch", runId, "--cluster", alive, "--cluster-id", clusterId, "--out", _scenario.Workspace.Path(runId));
             Assert.That(watch.ExitCode, Is.EqualTo(_referenceExit), watch.ToString());
             var report = Report(runId);
             AssertSameOutcome(report);
@@ -114,7 +116,7 @@ public sealed class DurableRunTests
             var lines = (await Task.WhenAll(silos.Select(s => s.ReadLogAsync()))).SelectMany(l => l.Split('\n')).ToList();
             Assert.That(lines.Where(l => l.StartsWith('{')).Any(l => l.Contains($"\"RunId\":\"{runId}\"", StringComparison.Ordinal) && l.Contains("\"CellId\":", StringComparison.Ordinal)),
                 "cell work is logged as JSON with the run and cell ids in its scope");
-            AssertNoSecret(string.Join('\n', lines) + watch.Out + watch.Error + status.Error, AzuriteServer.AccountKey);
+            AssertNoSecret(string.Join('\n', lines) + watch.Out + watch.Error + status.Error, AzuriteProcess.AccountKey);
         }
         finally
         {
@@ -151,7 +153,8 @@ public sealed class DurableRunTests
             TestContext.Out.WriteLine($"FIGURE graceful silo shutdown (SIGTERM to exit, its running attempts torn down and handed over): {stopping.Elapsed.TotalSeconds:0.0} s");
 
             var alive = silos.Single(s => s != busiest).Gateway;
-            var watch = await CliRunner.RunAsync("watch", runId, "--cluster", alive, "--cluster-id", clusterId, "--out", _scenario.Workspace.Path(runId));
+            using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            var watch = await CliRunner.RunAsync(patience.Token, "watch", runId, "--cluster", alive, "--cluster-id", clusterId, "--out", _scenario.Workspace.Path(runId));
             Assert.That(watch.ExitCode, Is.EqualTo(_referenceExit), watch.ToString());
             var report = Report(runId);
             AssertSameOutcome(report);

@@ -1,5 +1,6 @@
 using Azure.Data.Tables;
 using TestGrid.Ledger;
+using TestGrid.Testing;
 using TestGrid.Tests.Support;
 
 namespace TestGrid.Tests.Ledger;
@@ -9,7 +10,7 @@ namespace TestGrid.Tests.Ledger;
 [Category("Integration")]
 public sealed class TableLedgerContractTests : LedgerContractTests
 {
-    private AzuriteServer? _azurite;
+    private AzuriteProcess? _azurite;
     private TableServiceClient _service = null!;
 
     [OneTimeSetUp]
