@@ -325,6 +325,24 @@ public sealed class AzureProviderTests
     }
 
     [Test, CancelAfter(180_000)]
+    public async Task Another_silo_reclaims_the_VM_of_an_attempt_whose_silo_died()
+    {
+        await using var scenario = await AzureScenario.StartAsync();
+        // One "silo" provisions and dies: its provider object, and what it knew of the VM, are gone.
+        var (machine, _, _) = await ProvisionAsync(scenario, "Standard_D2s_v5", "lost-run", new AzureProvider(scenario.Settings, new global::Azure.Identity.DefaultAzureCredential()));
+        string[] attemptTypes = ["Microsoft.Compute/virtualMachines", "Microsoft.Network/networkInterfaces", "Microsoft.Network/publicIPAddresses"];
+        Assert.That(scenario.Arm.Resources.Count(r => attemptTypes.Contains(r.Type)), Is.EqualTo(3));
+
+        // The cell resumes on another silo, which finds the attempt's resources by their tags and deletes them.
+        var survivor = new AzureProvider(scenario.Settings, new global::Azure.Identity.DefaultAzureCredential());
+        await survivor.ReclaimAsync("lost-run", machine.Handle!, resource: null, CancellationToken.None);
+
+        Assert.That(scenario.Arm.Resources.Where(r => attemptTypes.Contains(r.Type)).Select(r => r.Id), Is.Empty, "the lost attempt's VM, NIC and public IP are gone");
+        await EndRunAsync(scenario, "lost-run");
+        await AssertNothingLeftAsync(scenario);
+    }
+
+    [Test, CancelAfter(180_000)]
     public async Task The_reaper_deletes_expired_resources_a_dead_silo_left_behind()
     {
         await using var scenario = await AzureScenario.StartAsync();

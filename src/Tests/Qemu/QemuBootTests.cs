@@ -139,6 +139,32 @@ public sealed class QemuBootTests
     }
 
     [Test]
+    public async Task Resume_after_the_runner_was_killed_mid_boot_tears_its_guest_down_and_passes_on_a_fresh_one()
+    {
+        using var scenario = new QemuScenario();
+        scenario.WriteMatrix(new JsonObject { ["recipe"] = Recipe }, "x64", [("small", 1, 1)], ["boot"]);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in scenario.RunArguments()) start.ArgumentList.Add(argument);
+        start.ArgumentList.Insert(0, Repo.Program("Client", "testgrid.dll"));
+        using (var runner = Process.Start(start)!)
+        {
+            await Waits.UntilAsync(() => Task.FromResult(scenario.LiveGuests() == 1), TimeSpan.FromSeconds(60));
+            runner.Kill(entireProcessTree: false); // SIGKILL: no teardown runs, the guest lives on
+            await runner.WaitForExitAsync();
+        }
+        Assert.That(scenario.LiveGuests(), Is.EqualTo(1), "the guest outlived its runner");
+
+        var resume = await CliRunner.RunAsync("resume", scenario.RunId, "--data", scenario.Workspace.Path(".testgrid"));
+
+        Assert.That(resume.ExitCode, Is.EqualTo(ExitCodes.Pass), resume.ToString());
+        var cell = scenario.Report().Cells.Single();
+        Assert.That(cell.Attempts.Select(a => (a.Number, a.ErrorKind)), Is.EqualTo(new[] { (1, (string?)"lost"), (2, null) }));
+        Assert.That(cell.Attempts[0].Error, Does.Contain("its machine was torn down"));
+        Assert.That(scenario.LiveGuests(), Is.Zero, "the lost attempt's guest was killed, the new one torn down");
+        Assert.That(scenario.StateFolders(), Is.Empty);
+    }
+
+    [Test]
     public async Task A_fixed_VHD_boots_with_its_format_detected()
     {
         using var scenario = new QemuScenario();
