@@ -8,7 +8,7 @@ using TestGrid.Verdict;
 namespace TestGrid.Ledger;
 
 /// <summary>
-/// The default ledger: one SQLite file (<see cref="DefaultPath"/>), created with its schema on first use, in WAL mode.
+/// The default ledger: one SQLite file (<see cref="FileName"/> in <see cref="DefaultFolder"/>), created with its schema on first use, in WAL mode.
 /// Primary keys make every write an upsert: runs by id, cells by (run, cell), attempts by (run, cell, attempt), tests
 /// by (run, cell, attempt, suite, test). Test rows carry the cell's image family, SKU and the attempt's start, and an
 /// index on (suite, test, family, sku, started) serves the history query. Writes from this instance are serialised;
@@ -46,9 +46,6 @@ public sealed class SqliteLedger : IResultLedger
     /// <summary>The embedded engine's data folder of a matrix (its ledger and run state): <c>&lt;matrix folder&gt;/.testgrid</c>.</summary>
     public static string DefaultFolder(string matrixPath) =>
         System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(matrixPath))!, ".testgrid");
-
-    /// <summary>The default ledger file of a matrix: <c>&lt;matrix folder&gt;/.testgrid/ledger.db</c>.</summary>
-    public static string DefaultPath(string matrixPath) => System.IO.Path.Combine(DefaultFolder(matrixPath), FileName);
 
     public async Task RecordRunAsync(LedgerRun run, CancellationToken cancellationToken)
     {

@@ -83,14 +83,6 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
     /// <summary>The database file (a full path).</summary>
     public string Path { get; }
 
-    /// <summary>The embedded engine's grain state file of a matrix: <c>&lt;matrix folder&gt;/.testgrid/grains.db</c>.</summary>
-    public static string DefaultPath(string matrixPath)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(matrixPath);
-        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(matrixPath))!;
-        return System.IO.Path.Combine(folder, ".testgrid", "grains.db");
-    }
-
     /// <summary>
     /// Creates the folder, the file and the schema when missing, switches the file to WAL, and checks that the file
     /// is a grain storage database this code can read. Runs at silo start (so a damaged file stops the silo with its

@@ -24,7 +24,7 @@ public sealed class SqliteLedgerContractTests : LedgerContractTests
     [Test]
     public void The_default_path_is_beside_the_matrix()
     {
-        Assert.That(SqliteLedger.DefaultPath("/srv/grid/matrix.json"), Is.EqualTo("/srv/grid/.testgrid/ledger.db"));
+        Assert.That(Path.Combine(SqliteLedger.DefaultFolder("/srv/grid/matrix.json"), SqliteLedger.FileName), Is.EqualTo("/srv/grid/.testgrid/ledger.db"));
     }
 
     [Test]
