@@ -54,37 +54,26 @@ public sealed class DurableRunTests
     [Test, CancelAfter(900_000)]
     public async Task A_cluster_run_outlives_a_silo_killed_mid_run_and_its_client_and_ends_with_the_undisturbed_verdict()
     {
-        await using var azurite = await AzuriteServer.StartAsync();
-        var clusterId = $"c{Guid.NewGuid().ToString("N")[..8]}";
-        var logs = _scenario.Workspace.Path("silo-logs", clusterId);
-        var settings = new Dictionary<string, string> { ["WatchdogPeriod"] = "00:00:03" };
-        var silos = Enumerable.Range(1, 3).Select(i => SiloProcess.Start($"silo{i}", clusterId, azurite.ConnectionString, logs, settings)).ToList();
-        try
+        await using (var cluster = await TestCluster.StartAsync(_scenario, 3))
         {
-            var startTimes = await Task.WhenAll(silos.Select(s => s.WaitReadyAsync(TimeSpan.FromMinutes(2))));
-            TestContext.Out.WriteLine($"FIGURE silo start to ready (3 silos started together on Azurite): {string.Join(", ", startTimes.Select(t => $"{t.TotalSeconds:0.0} s"))}");
+            TestContext.Out.WriteLine($"FIGURE silo start to ready (3 silos started together on Azurite): {string.Join(", ", cluster.StartTimes.Select(t => $"{t.TotalSeconds:0.0} s"))}");
 
             const string runId = "cluster-run";
-            var gateways = string.Join(",", silos.Select(s => s.Gateway));
             using var client = StartCli("run", _scenario.Workspace.Path("matrix.json"), "--inventory", _scenario.Workspace.Path("hosts.json"),
-                "--out", _scenario.Workspace.Path(runId), "--run-id", runId, "--cluster", gateways, "--cluster-id", clusterId);
-            await using var observer = await EngineHost.ClusterAsync([.. silos.Select(s => new IPEndPoint(IPAddress.Loopback, s.GatewayPort))], clusterId, LogLevel.Warning, CancellationToken.None);
-            var run = observer.Grains.GetGrain<IRunGrain>(runId);
+                "--out", _scenario.Workspace.Path(runId), "--run-id", runId, "--cluster", cluster.Gateways(), "--cluster-id", cluster.Id);
+            var run = cluster.Observer.Grains.GetGrain<IRunGrain>(runId);
             await Waits.UntilAsync(async () => await Running(run) >= 3, TimeSpan.FromMinutes(2));
 
             // The silo that holds the most running cells dies without a word.
-            var cells = (await observer.Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics())
-                .Where(s => s.GrainId.Key.ToString()!.StartsWith(runId + "/", StringComparison.Ordinal)).ToList();
-            var busiest = cells.GroupBy(c => c.SiloAddress.Endpoint.Port).MaxBy(g => g.Count())!;
-            var victim = silos.Single(s => s.SiloPort == busiest.Key);
+            var (victim, held, active) = await cluster.BusiestAsync(runId);
             var before = await run.GetReportAsync();
             victim.Kill();
             var killedAt = Stopwatch.StartNew();
-            TestContext.Out.WriteLine($"killed {victim.Name} (pid {victim.Pid}) holding {busiest.Count()} of the run's {cells.Count} active cells");
+            TestContext.Out.WriteLine($"killed {victim.Name} (pid {victim.Pid}) holding {held} of the run's {active} active cells");
             client.Kill(entireProcessTree: true);
             await client.WaitForExitAsync();
 
-            var management = observer.Grains.GetGrain<IManagementGrain>(0);
+            var management = cluster.Observer.Grains.GetGrain<IManagementGrain>(0);
             await Waits.UntilAsync(async () => await Status(management, victim) == SiloStatus.Dead, TimeSpan.FromMinutes(3));
             var detected = killedAt.Elapsed;
             await Waits.UntilAsync(async () => (await Attempts(run)).Any(a => a.ErrorKind == CellGrain.LostKind), TimeSpan.FromMinutes(3));
@@ -92,9 +81,9 @@ public sealed class DurableRunTests
             TestContext.Out.WriteLine($"FIGURE dead silo declared dead by the cluster {detected.TotalSeconds:0.0} s after kill -9; its first cell resumed (lost attempt torn down, retry queued) {resumed.TotalSeconds:0.0} s after");
 
             // Anyone may watch the run to its end from another process; the client that started it is gone.
-            var alive = string.Join(",", silos.Where(s => s != victim).Select(s => s.Gateway));
+            var alive = cluster.Gateways(except: victim);
             using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-            var watch = await CliRunner.RunAsync(patience.Token, "watch", runId, "--cluster", alive, "--cluster-id", clusterId, "--out", _scenario.Workspace.Path(runId));
+            var watch = await CliRunner.RunAsync(patience.Token, "watch", runId, "--cluster", alive, "--cluster-id", cluster.Id, "--out", _scenario.Workspace.Path(runId));
             Assert.That(watch.ExitCode, Is.EqualTo(_referenceExit), watch.ToString());
             var report = Report(runId);
             AssertSameOutcome(report);
@@ -104,69 +93,51 @@ public sealed class DurableRunTests
             Assert.That(report.Cells.Where(c => c.Attempts.Any(a => a.ErrorKind == CellGrain.LostKind)).Select(c => c.Latest!.Outcome),
                 Is.All.EqualTo(AttemptOutcome.Completed), "each lost attempt was retried on a fresh attempt that completed");
 
-            await AssertLedgerHoldsEachCellOnceAsync(new TableLedger(new TableServiceClient(azurite.ConnectionString)), runId, report);
+            await AssertLedgerHoldsEachCellOnceAsync(new TableLedger(new TableServiceClient(cluster.Azurite.ConnectionString)), runId, report);
             await AssertNothingLeftOnHostsAsync(runId);
 
-            var status = await CliRunner.RunAsync("status", runId, "--cluster", alive, "--cluster-id", clusterId, "-o", "json");
+            var status = await CliRunner.RunAsync("status", runId, "--cluster", alive, "--cluster-id", cluster.Id, "-o", "json");
             Assert.That(status.ExitCode, Is.EqualTo(_referenceExit), status.ToString());
             var read = JsonSerializer.Deserialize(status.Out, TestGridJsonContext.Default.RunReport)!;
             Assert.That(read.Verdict.Status, Is.EqualTo(_reference.Verdict.Status), "status reads the ended run from any client");
 
             // Logs: structured, carrying the run's and cells' ids, and free of the storage account's key.
-            var lines = (await Task.WhenAll(silos.Select(s => s.ReadLogAsync()))).SelectMany(l => l.Split('\n')).ToList();
+            var lines = (await Task.WhenAll(cluster.Silos.Select(s => s.ReadLogAsync()))).SelectMany(l => l.Split('\n')).ToList();
             Assert.That(lines.Where(l => l.StartsWith('{')).Any(l => l.Contains($"\"RunId\":\"{runId}\"", StringComparison.Ordinal) && l.Contains("\"CellId\":", StringComparison.Ordinal)),
                 "cell work is logged as JSON with the run and cell ids in its scope");
             AssertNoSecret(string.Join('\n', lines) + watch.Out + watch.Error + status.Error, AzuriteProcess.AccountKey);
-        }
-        finally
-        {
-            foreach (var silo in silos) await silo.DisposeAsync();
         }
     }
 
     [Test, CancelAfter(600_000)]
     public async Task A_silo_stopped_gracefully_hands_its_cells_over_and_the_run_ends_with_the_undisturbed_verdict()
     {
-        await using var azurite = await AzuriteServer.StartAsync();
-        var clusterId = $"g{Guid.NewGuid().ToString("N")[..8]}";
-        var logs = _scenario.Workspace.Path("silo-logs", clusterId);
-        var settings = new Dictionary<string, string> { ["WatchdogPeriod"] = "00:00:03" };
-        var silos = Enumerable.Range(1, 2).Select(i => SiloProcess.Start($"silo{i}", clusterId, azurite.ConnectionString, logs, settings)).ToList();
-        try
+        await using (var cluster = await TestCluster.StartAsync(_scenario, 2))
         {
-            await Task.WhenAll(silos.Select(s => s.WaitReadyAsync(TimeSpan.FromMinutes(2))));
             const string runId = "handover-run";
-            var gateways = string.Join(",", silos.Select(s => s.Gateway));
             var submit = await CliRunner.RunAsync("run", _scenario.Workspace.Path("matrix.json"), "--inventory", _scenario.Workspace.Path("hosts.json"),
-                "--out", _scenario.Workspace.Path(runId), "--run-id", runId, "--cluster", gateways, "--cluster-id", clusterId, "--detach", "-o", "json");
+                "--out", _scenario.Workspace.Path(runId), "--run-id", runId, "--cluster", cluster.Gateways(), "--cluster-id", cluster.Id, "--detach", "-o", "json");
             Assert.That((submit.ExitCode, submit.Out.Trim()), Is.EqualTo((0, runId)), "--detach prints the run's id and returns\n" + submit);
 
-            await using var observer = await EngineHost.ClusterAsync([.. silos.Select(s => new IPEndPoint(IPAddress.Loopback, s.GatewayPort))], clusterId, LogLevel.Warning, CancellationToken.None);
-            var run = observer.Grains.GetGrain<IRunGrain>(runId);
+            var run = cluster.Observer.Grains.GetGrain<IRunGrain>(runId);
             await Waits.UntilAsync(async () => await Running(run) >= 3, TimeSpan.FromMinutes(2));
-            var cells = (await observer.Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics())
-                .Where(s => s.GrainId.Key.ToString()!.StartsWith(runId + "/", StringComparison.Ordinal)).ToList();
-            var busiest = silos.Single(s => s.SiloPort == cells.GroupBy(c => c.SiloAddress.Endpoint.Port).MaxBy(g => g.Count())!.Key);
+            var (busiest, _, _) = await cluster.BusiestAsync(runId);
 
             var stopping = Stopwatch.StartNew();
             await busiest.TerminateAsync(TimeSpan.FromMinutes(2));
             TestContext.Out.WriteLine($"FIGURE graceful silo shutdown (SIGTERM to exit, its running attempts torn down and handed over): {stopping.Elapsed.TotalSeconds:0.0} s");
 
-            var alive = silos.Single(s => s != busiest).Gateway;
+            var alive = cluster.Gateways(except: busiest);
             using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-            var watch = await CliRunner.RunAsync(patience.Token, "watch", runId, "--cluster", alive, "--cluster-id", clusterId, "--out", _scenario.Workspace.Path(runId));
+            var watch = await CliRunner.RunAsync(patience.Token, "watch", runId, "--cluster", alive, "--cluster-id", cluster.Id, "--out", _scenario.Workspace.Path(runId));
             Assert.That(watch.ExitCode, Is.EqualTo(_referenceExit), watch.ToString());
             var report = Report(runId);
             AssertSameOutcome(report);
             var handedOver = report.Cells.SelectMany(c => c.Attempts).Where(a => a.ErrorKind == CellGrain.LostKind).ToList();
             Assert.That(handedOver, Is.Not.Empty, "the stopping silo's running attempts were handed over");
             Assert.That(handedOver.Select(a => a.Error), Is.All.Contains("shut down"), "a graceful stop tears the attempt down itself");
-            await AssertLedgerHoldsEachCellOnceAsync(new TableLedger(new TableServiceClient(azurite.ConnectionString)), runId, report);
+            await AssertLedgerHoldsEachCellOnceAsync(new TableLedger(new TableServiceClient(cluster.Azurite.ConnectionString)), runId, report);
             await AssertNothingLeftOnHostsAsync(runId);
-        }
-        finally
-        {
-            foreach (var silo in silos) await silo.DisposeAsync();
         }
     }
 
@@ -284,5 +255,62 @@ public sealed class DurableRunTests
         start.Environment["CI"] = "true";
         var process = Process.Start(start)!;
         return process;
+    }
+
+    /// <summary>Azurite, silo processes of one cluster on it (ready), and an Orleans client of all their gateways.</summary>
+    private sealed class TestCluster : IAsyncDisposable
+    {
+        private TestCluster(AzuriteProcess azurite, string id, List<SiloProcess> silos)
+        {
+            Azurite = azurite;
+            Id = id;
+            Silos = silos;
+        }
+
+        public AzuriteProcess Azurite { get; }
+        public string Id { get; }
+        public List<SiloProcess> Silos { get; }
+        public IReadOnlyList<TimeSpan> StartTimes { get; private set; } = [];
+        public EngineHost Observer { get; private set; } = null!;
+
+        /// <summary>Silos with a 3 s watchdog, so that a test sees cells resumed soon after the cluster declares their silo dead.</summary>
+        public static async Task<TestCluster> StartAsync(Scenario scenario, int silos)
+        {
+            var azurite = await AzuriteServer.StartAsync();
+            var id = $"c{Guid.NewGuid().ToString("N")[..8]}";
+            var settings = new Dictionary<string, string> { ["WatchdogPeriod"] = "00:00:03" };
+            var cluster = new TestCluster(azurite, id, [.. Enumerable.Range(1, silos).Select(i =>
+                SiloProcess.Start($"silo{i}", id, azurite.ConnectionString, scenario.Workspace.Path("silo-logs", id), settings))]);
+            try
+            {
+                cluster.StartTimes = await Task.WhenAll(cluster.Silos.Select(s => s.WaitReadyAsync(TimeSpan.FromMinutes(2))));
+                cluster.Observer = await EngineHost.ClusterAsync([.. cluster.Silos.Select(s => new IPEndPoint(IPAddress.Loopback, s.GatewayPort))], id, LogLevel.Warning, CancellationToken.None);
+                return cluster;
+            }
+            catch
+            {
+                await cluster.DisposeAsync();
+                throw;
+            }
+        }
+
+        /// <summary>The gateways for a CLI, leaving out a dead silo's.</summary>
+        public string Gateways(SiloProcess? except = null) => string.Join(",", Silos.Where(s => s != except).Select(s => s.Gateway));
+
+        /// <summary>The silo holding the most of the run's active cells (Orleans' management grain says where each is activated).</summary>
+        public async Task<(SiloProcess Silo, int Cells, int Active)> BusiestAsync(string runId)
+        {
+            var cells = (await Observer.Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics())
+                .Where(s => s.GrainId.Key.ToString()!.StartsWith(runId + "/", StringComparison.Ordinal)).ToList();
+            var busiest = cells.GroupBy(c => c.SiloAddress.Endpoint.Port).MaxBy(g => g.Count())!;
+            return (Silos.Single(s => s.SiloPort == busiest.Key), busiest.Count(), cells.Count);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Observer is not null) await Observer.DisposeAsync();
+            foreach (var silo in Silos) await silo.DisposeAsync();
+            await Azurite.DisposeAsync();
+        }
     }
 }

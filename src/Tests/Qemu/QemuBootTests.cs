@@ -119,21 +119,11 @@ public sealed class QemuBootTests
     public async Task A_runner_killed_mid_boot_leaves_a_machine_that_the_sweep_ends()
     {
         using var scenario = new QemuScenario();
-        scenario.WriteMatrix(new JsonObject { ["recipe"] = Recipe }, "x64", [("small", 1, 1)], ["boot"]);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in scenario.RunArguments()) start.ArgumentList.Add(argument);
-        start.ArgumentList.Insert(0, Repo.Program("Client", "testgrid.dll"));
-        using var runner = Process.Start(start)!;
-
-        await Waits.UntilAsync(() => Task.FromResult(scenario.LiveGuests() == 1), TimeSpan.FromSeconds(60));
-        runner.Kill(entireProcessTree: false); // SIGKILL: no teardown runs
-        await runner.WaitForExitAsync();
-        await Task.Delay(TimeSpan.FromSeconds(1));
-        Assert.That(scenario.LiveGuests(), Is.EqualTo(1), "the guest outlived its runner");
+        var runnerPid = await KillRunnerMidBootAsync(scenario);
 
         var sweep = await CliRunner.RunAsync("janitor");
 
-        Assert.That(sweep.Out, Does.Contain(scenario.RunId).And.Contain($"its runner (pid {runner.Id}) is gone"));
+        Assert.That(sweep.Out, Does.Contain(scenario.RunId).And.Contain($"its runner (pid {runnerPid}) is gone"));
         Assert.That(scenario.LiveGuests(), Is.Zero);
         Assert.That(scenario.StateFolders(), Is.Empty);
     }
@@ -142,17 +132,7 @@ public sealed class QemuBootTests
     public async Task Resume_after_the_runner_was_killed_mid_boot_tears_its_guest_down_and_passes_on_a_fresh_one()
     {
         using var scenario = new QemuScenario();
-        scenario.WriteMatrix(new JsonObject { ["recipe"] = Recipe }, "x64", [("small", 1, 1)], ["boot"]);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in scenario.RunArguments()) start.ArgumentList.Add(argument);
-        start.ArgumentList.Insert(0, Repo.Program("Client", "testgrid.dll"));
-        using (var runner = Process.Start(start)!)
-        {
-            await Waits.UntilAsync(() => Task.FromResult(scenario.LiveGuests() == 1), TimeSpan.FromSeconds(60));
-            runner.Kill(entireProcessTree: false); // SIGKILL: no teardown runs, the guest lives on
-            await runner.WaitForExitAsync();
-        }
-        Assert.That(scenario.LiveGuests(), Is.EqualTo(1), "the guest outlived its runner");
+        await KillRunnerMidBootAsync(scenario);
 
         var resume = await CliRunner.RunAsync("resume", scenario.RunId, "--data", scenario.Workspace.Path(".testgrid"));
 
@@ -162,6 +142,22 @@ public sealed class QemuBootTests
         Assert.That(cell.Attempts[0].Error, Does.Contain("its machine was torn down"));
         Assert.That(scenario.LiveGuests(), Is.Zero, "the lost attempt's guest was killed, the new one torn down");
         Assert.That(scenario.StateFolders(), Is.Empty);
+    }
+
+    /// <summary>Starts <c>testgrid run</c> of one x64 cell as its own process and kills it (SIGKILL: no teardown) once its guest runs; returns its pid.</summary>
+    private static async Task<int> KillRunnerMidBootAsync(QemuScenario scenario)
+    {
+        scenario.WriteMatrix(new JsonObject { ["recipe"] = Recipe }, "x64", [("small", 1, 1)], ["boot"]);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in scenario.RunArguments()) start.ArgumentList.Add(argument);
+        start.ArgumentList.Insert(0, Repo.Program("Client", "testgrid.dll"));
+        using var runner = Process.Start(start)!;
+        await Waits.UntilAsync(() => Task.FromResult(scenario.LiveGuests() == 1), TimeSpan.FromSeconds(60));
+        runner.Kill(entireProcessTree: false);
+        await runner.WaitForExitAsync();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.That(scenario.LiveGuests(), Is.EqualTo(1), "the guest outlived its runner");
+        return runner.Id;
     }
 
     [Test]
