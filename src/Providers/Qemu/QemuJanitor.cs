@@ -20,9 +20,13 @@ public static class QemuJanitor
             var instance = QemuInstance.Load(folder);
             if (instance is null)
             {
-                // A folder without a readable record is a provisioning that died half way: nothing runs from it.
+                // A folder without a readable record is a provisioning that died half way, perhaps just after starting
+                // the guest: whatever runs under the attempt's name ends with it.
                 if (Directory.GetLastWriteTimeUtc(folder) < now.UtcDateTime.AddMinutes(-10))
+                {
+                    if (!dryRun) foreach (var pid in ProcessesOf(Path.GetFileName(folder))) Kill(pid);
                     swept.Add(new LeftOver(Path.GetFileName(folder), "qemu record", null, null, dryRun ? "would remove (unrecorded)" : Remove(folder)));
+                }
                 continue;
             }
             var orphan = !instance.Kept && !instance.RunnerAlive;
@@ -32,6 +36,30 @@ public static class QemuJanitor
             swept.Add(new LeftOver(instance.AttemptId, "qemu machine", instance.RunId, instance.ExpiresAt, dryRun ? $"would end ({why})" : $"{Remove(folder)} ({why})"));
         }
         return swept;
+    }
+
+    /// <summary>
+    /// The QEMU processes named for this attempt (<c>-name testgrid-ATTEMPT</c>), found from their command lines: also
+    /// one whose runner died after starting it but before recording it.
+    /// </summary>
+    public static IReadOnlyList<int> ProcessesOf(string attemptId)
+    {
+        var name = $"\0testgrid-{attemptId}\0";
+        var found = new List<int>();
+        foreach (var folder in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(folder), out var pid)) continue;
+            try
+            {
+                var commandLine = File.ReadAllText(Path.Combine(folder, "cmdline"));
+                if (commandLine.StartsWith("qemu-system", StringComparison.Ordinal) && commandLine.Contains(name, StringComparison.Ordinal)) found.Add(pid);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Gone meanwhile, or not ours to read.
+            }
+        }
+        return found;
     }
 
     public static void Kill(int pid)

@@ -132,9 +132,10 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
 
     public Task ReclaimAsync(string runId, string attemptId, string? resource, CancellationToken cancellationToken)
     {
-        // The runner that started it is gone (a crash of this or another process on this host): its record names the process.
+        // The runner that started it is gone (a crash of this or another process on this host); it may have died
+        // before recording the process, so the guest is found by its name.
+        foreach (var pid in QemuJanitor.ProcessesOf(attemptId)) QemuJanitor.Kill(pid);
         var folder = QemuInstance.Folder(attemptId);
-        if (QemuInstance.Load(folder) is { IsAlive: true } instance) QemuJanitor.Kill(instance.Pid);
         if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
         return Task.CompletedTask;
     }
