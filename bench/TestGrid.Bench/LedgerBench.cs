@@ -606,7 +606,7 @@ internal static class LedgerBench
                 attempts.Add(Attempt(runId, cell, attempts.Count + 1, begin, infrastructure: false));
                 synthCells.Add(new SynthCell(cell, attempts, null));
             }
-            var verdict = VerdictCalculator.Decide([.. synthCells.Select(c => new CellReport(c.Cell, c.Attempts[^1].CellState, c.Attempts))]);
+            var verdict = VerdictCalculator.Decide([.. synthCells.Select(c => new CellReport(c.Cell, c.Attempts[^1].CellState, c.Attempts))], VerdictInputs.Default(DateTimeOffset.UtcNow));
             var end = synthCells.Max(c => c.Attempts[^1].EndedAt).AddSeconds(10);
             return new SynthRun(runId, new LedgerRun(runId, _matrix.Definition.Name, "azure", start),
                 new LedgerRun(runId, _matrix.Definition.Name, "azure", start, end, verdict.Status), synthCells, verdict.Status);

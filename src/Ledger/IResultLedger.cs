@@ -29,7 +29,25 @@ public interface IResultLedger
 
     /// <summary>This test on this image family × SKU across all runs, newest attempt first, at most <paramref name="limit"/> entries.</summary>
     Task<IReadOnlyList<TestHistoryEntry>> GetTestHistoryAsync(string suite, string test, string family, string sku, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Every attempt of the cells named <paramref name="cellName"/> (<c>image/sku/region</c>, whatever their ids) across
+    /// runs, newest attempt first, started at or after <paramref name="since"/> when given, at most <paramref name="limit"/>.
+    /// </summary>
+    Task<IReadOnlyList<CellHistoryEntry>> GetCellHistoryAsync(string cellName, DateTimeOffset? since, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The metrics of completed attempts on one image family × SKU across runs other than <paramref name="exceptRunId"/>,
+    /// newest first, at most <paramref name="limit"/>: what boot-time baselines are computed from.
+    /// </summary>
+    Task<IReadOnlyList<AttemptMetrics>> GetMetricHistoryAsync(string family, string sku, string? exceptRunId, int limit, CancellationToken cancellationToken);
 }
+
+/// <summary>One attempt of a cell, as seen from the cell's history.</summary>
+public sealed record CellHistoryEntry(string RunId, Cell Cell, AttemptResult Attempt);
+
+/// <summary>A completed attempt's metrics, for baselines.</summary>
+public sealed record AttemptMetrics(string RunId, string CellId, int Attempt, DateTimeOffset StartedAt, IReadOnlyDictionary<string, double> Metrics);
 
 /// <summary>A run's summary row.</summary>
 /// <param name="RunId">The run's id.</param>

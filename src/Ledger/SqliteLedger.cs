@@ -171,6 +171,12 @@ public sealed class SqliteLedger : IResultLedger
             [.. cells.Select(c => new LedgerCell(c.Cell, c.State, c.Detail, attempts.GetValueOrDefault(c.Cell.Id) ?? []))]);
     }
 
+    public Task<IReadOnlyList<CellHistoryEntry>> GetCellHistoryAsync(string cellName, DateTimeOffset? since, int limit, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("TODO(ledger helper)");
+
+    public Task<IReadOnlyList<AttemptMetrics>> GetMetricHistoryAsync(string family, string sku, string? exceptRunId, int limit, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("TODO(ledger helper)");
+
     public async Task<IReadOnlyList<TestHistoryEntry>> GetTestHistoryAsync(string suite, string test, string family, string sku, int limit,
         CancellationToken cancellationToken)
     {

@@ -8,6 +8,7 @@ namespace TestGrid.Matrix;
 
 /// <summary>The contents of <c>matrix.json</c>, as declared. See <c>src/Core/Schemas/matrix.schema.json</c>.</summary>
 /// <param name="Include">When set, only cells matching one of these rules are kept.</param>
+/// <param name="PolicyFile">A policy file (relative to the matrix) used instead of an inline <c>policy</c>.</param>
 public sealed record MatrixDefinition(
     string Name,
     IReadOnlyList<ImageDefinition> Images,
@@ -20,7 +21,8 @@ public sealed record MatrixDefinition(
     string? SuitesPath = null,
     IReadOnlyList<CellRule>? Include = null,
     IReadOnlyList<CellRule>? Exclude = null,
-    PolicyDefinition? Policy = null)
+    PolicyDefinition? Policy = null,
+    string? PolicyFile = null)
 {
     public IReadOnlyList<SkuDefinition> SkuDefinitions { get; init; } = SkuDefinitions ?? [];
     public IReadOnlyList<CellRule> Exclude { get; init; } = Exclude ?? [];
@@ -56,41 +58,3 @@ public sealed record SkuDefinition(
 
 /// <summary>The SKU catalog file: <c>{ "skus": [ ... ] }</c>.</summary>
 public sealed record SkuCatalog(IReadOnlyList<SkuDefinition> Skus);
-
-/// <summary>Which suites and tests block the verdict, and how infrastructure errors are retried.</summary>
-/// <param name="Blocking">Selectors (<c>suite</c> or <c>suite/test</c>) whose failures block, whatever the test declares.</param>
-/// <param name="Advisory">Selectors whose failures are reported but never block.</param>
-/// <param name="InfrastructureRetries">New attempts on a fresh machine after an infrastructure error.</param>
-/// <param name="Thresholds">Upper limits for an attempt's metrics (boot timings), checked by the boot-thresholds check.</param>
-public sealed record PolicyDefinition(
-    IReadOnlyList<string>? Blocking = null,
-    IReadOnlyList<string>? Advisory = null,
-    int InfrastructureRetries = 1,
-    IReadOnlyList<MetricThreshold>? Thresholds = null)
-{
-    public IReadOnlyList<string> Blocking { get; init; } = Blocking ?? [];
-    public IReadOnlyList<string> Advisory { get; init; } = Advisory ?? [];
-    public IReadOnlyList<MetricThreshold> Thresholds { get; init; } = Thresholds ?? [];
-
-    /// <summary>
-    /// Whether a failure of <paramref name="suite"/>/<paramref name="test"/> blocks the verdict. The most specific
-    /// selector wins (a test over its suite); between equally specific ones, advisory wins; without any, the test's
-    /// own <paramref name="declared"/> flag decides.
-    /// </summary>
-    public bool IsBlocking(string suite, string test, bool declared)
-    {
-        var testSelector = $"{suite}/{test}";
-        if (Advisory.Contains(testSelector)) return false;
-        if (Blocking.Contains(testSelector)) return true;
-        if (Advisory.Contains(suite)) return false;
-        if (Blocking.Contains(suite)) return true;
-        return declared;
-    }
-}
-
-/// <summary>An upper limit for a metric, for the cells of an arch, a family or a SKU (all when unscoped).</summary>
-public sealed record MetricThreshold(string Metric, double Max, Arch? Arch = null, string? Family = null, string? Sku = null)
-{
-    public bool AppliesTo(Arch arch, string family, string sku) =>
-        (Arch is null || Arch == arch) && (Family is null || Family == family) && (Sku is null || Sku == sku);
-}

@@ -60,12 +60,12 @@ public sealed record AttemptResult
     /// <summary>When a failed machine was kept (<c>--keep failed</c>): how to reach it, and until when it lives.</summary>
     public string? Kept { get; init; }
 
+    /// <summary>The tests (<c>suite/test</c>) this attempt was asked to run; empty: every test of the cell's suites.</summary>
+    public IReadOnlyList<string> Scope { get; init; } = [];
+
+    /// <summary>Why the attempt ran, when not as the cell's first run: a rerun someone asked for, the policy's rerun of failed tests, a retry.</summary>
+    public string? Trigger { get; init; }
+
     /// <summary>Passed, Failed (a blocking test failed), Error or Cancelled.</summary>
-    public CellState CellState => Outcome switch
-    {
-        AttemptOutcome.Completed when Tests.Any(t => t.Blocking && t.IsFailure) => CellState.Failed,
-        AttemptOutcome.Completed => CellState.Passed,
-        AttemptOutcome.Cancelled => CellState.Cancelled,
-        _ => CellState.Error,
-    };
+    public CellState CellState => CellResults.StateOf([this]);
 }

@@ -41,6 +41,9 @@ public sealed record TestResult
     /// <summary>Numbers the test reported (in the file named by <c>TESTGRID_METRICS</c>), e.g. boot stages in seconds.</summary>
     public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
 
+    /// <summary>0 for the test's run in its attempt; 1, 2, … for the policy's reruns of a failure on the same machine.</summary>
+    public int Rerun { get; init; }
+
     [JsonIgnore] public string Id => $"{Suite}/{Test}";
     [JsonIgnore] public bool IsFailure => Outcome is TestOutcome.Failed or TestOutcome.TimedOut;
 }

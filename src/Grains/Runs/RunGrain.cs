@@ -204,7 +204,7 @@ public sealed partial class RunGrain(
             Provider = Spec.Provider.Name,
             StartedAt = Spec.CreatedAt,
             EndedAt = state.State.EndedAt,
-            Verdict = state.State.Verdict ?? VerdictCalculator.Decide(cells),
+            Verdict = state.State.Verdict ?? await DecideAsync(cells),
             Cells = cells,
             LeftOvers = state.State.LeftOvers,
         };
@@ -340,7 +340,7 @@ public sealed partial class RunGrain(
             state.State.LeftOvers = [new LeftOver(runSpec.RunId, "run", runSpec.RunId, null, $"ending the run failed, its resources may be alive until the reaper removes them: {e.Message}")];
         }
         var endedAt = DateTimeOffset.UtcNow;
-        var verdict = VerdictCalculator.Decide(await ReportCellsAsync());
+        var verdict = await DecideAsync(await ReportCellsAsync());
         await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt, endedAt, verdict.Status), CancellationToken.None);
         state.State.EndedAt = endedAt;
         state.State.Verdict = verdict;
@@ -350,6 +350,13 @@ public sealed partial class RunGrain(
         _span = null;
         _watchdog?.Dispose();
         if (options.Value.AutoResume && await this.GetReminder(Reminder) is { } reminder) await this.UnregisterReminder(reminder);
+    }
+
+    /// <summary>The policy applied to the cells now, with boot-time baselines from the ledger when the policy asks for them.</summary>
+    private async Task<RunVerdict> DecideAsync(List<CellReport> cells)
+    {
+        var history = await Baselines.LoadAsync(ledger, Spec.RunId, cells, Spec.Policy, CancellationToken.None);
+        return VerdictCalculator.Decide(cells, new VerdictInputs(Spec.Policy, DateTimeOffset.UtcNow, history));
     }
 
     /// <summary>Every planned cell with its state from the checkpoint and its attempts from the ledger.</summary>

@@ -34,7 +34,7 @@ public sealed class ReportTests
         var report = new RunReport
         {
             RunId = "r", Matrix = "m", Provider = "static", StartedAt = DateTimeOffset.UnixEpoch, EndedAt = DateTimeOffset.UnixEpoch.AddSeconds(5),
-            Verdict = VerdictCalculator.Decide([passed, broken]), Cells = [passed, broken],
+            Verdict = VerdictCalculator.Decide([passed, broken], VerdictInputs.Default(DateTimeOffset.UtcNow)), Cells = [passed, broken],
         };
 
         using var stream = new MemoryStream();
@@ -66,7 +66,7 @@ public sealed class ReportTests
     public void Verdict_json_round_trips()
     {
         var cell = Cell("a", new AttemptResult { Number = 1, AttemptId = "1", Outcome = AttemptOutcome.Completed, StartedAt = DateTimeOffset.UnixEpoch, EndedAt = DateTimeOffset.UnixEpoch });
-        var report = new RunReport { RunId = "r", Matrix = "m", Provider = "static", StartedAt = DateTimeOffset.UnixEpoch, Verdict = VerdictCalculator.Decide([cell]), Cells = [cell] };
+        var report = new RunReport { RunId = "r", Matrix = "m", Provider = "static", StartedAt = DateTimeOffset.UnixEpoch, Verdict = VerdictCalculator.Decide([cell], VerdictInputs.Default(DateTimeOffset.UtcNow)), Cells = [cell] };
         var json = JsonSerializer.Serialize(report, TestGridJsonContext.Default.RunReport);
         var back = JsonSerializer.Deserialize(json, TestGridJsonContext.Default.RunReport)!;
         Assert.That(back.Verdict.Status, Is.EqualTo(VerdictStatus.Pass));

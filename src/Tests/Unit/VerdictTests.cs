@@ -12,7 +12,7 @@ public sealed class VerdictTests
     [Test]
     public void Every_cell_with_a_result_and_no_blocking_failure_is_PASS()
     {
-        var verdict = VerdictCalculator.Decide([Cell("a", Completed(Test("smoke", "kernel", TestOutcome.Passed), Test("smoke", "ntp", TestOutcome.Skipped)))]);
+        var verdict = Decide([Cell("a", Completed(Test("smoke", "kernel", TestOutcome.Passed), Test("smoke", "ntp", TestOutcome.Skipped)))]);
         Assert.That((verdict.Status, verdict.ExitCode, verdict.Reasons.Count), Is.EqualTo((VerdictStatus.Pass, 0, 0)));
         Assert.That((verdict.Counts.TestsPassed, verdict.Counts.TestsSkipped), Is.EqualTo((1, 1)));
     }
@@ -21,7 +21,7 @@ public sealed class VerdictTests
     public void A_blocking_failure_in_any_cell_is_FAIL_and_names_cell_test_and_output()
     {
         var failing = Test("smoke", "disk", TestOutcome.Failed, output: "only 3 MiB free\nexpected 100 MiB\n", reason: "exit code 1");
-        var verdict = VerdictCalculator.Decide([Cell("a", Completed(Test("smoke", "kernel", TestOutcome.Passed))), Cell("b", Completed(failing))]);
+        var verdict = Decide([Cell("a", Completed(Test("smoke", "kernel", TestOutcome.Passed))), Cell("b", Completed(failing))]);
         var reason = verdict.Reasons.Single();
         Assert.Multiple(() =>
         {
@@ -35,14 +35,14 @@ public sealed class VerdictTests
     [Test]
     public void A_timed_out_blocking_test_is_a_failure()
     {
-        var verdict = VerdictCalculator.Decide([Cell("a", Completed(Test("smoke", "hang", TestOutcome.TimedOut, reason: "timed out after 2 s")))]);
+        var verdict = Decide([Cell("a", Completed(Test("smoke", "hang", TestOutcome.TimedOut, reason: "timed out after 2 s")))]);
         Assert.That(verdict.Status, Is.EqualTo(VerdictStatus.Fail));
     }
 
     [Test]
     public void An_advisory_failure_alone_is_PASS_with_a_warning()
     {
-        var verdict = VerdictCalculator.Decide([Cell("a", Completed(Test("smoke", "motd", TestOutcome.Failed, blocking: false)))]);
+        var verdict = Decide([Cell("a", Completed(Test("smoke", "motd", TestOutcome.Failed, blocking: false)))]);
         Assert.That((verdict.Status, verdict.Reasons.Count, verdict.Warnings.Single().Kind), Is.EqualTo((VerdictStatus.Pass, 0, ReasonKind.AdvisoryFailure)));
     }
 
@@ -50,7 +50,7 @@ public sealed class VerdictTests
     public void A_cell_without_a_result_is_INCOMPLETE_and_never_counts_as_pass_or_failure()
     {
         var error = Attempt(AttemptOutcome.InfrastructureError, kind: "unreachable", error: "no SSH banner from 10.0.0.9:22 within 10 s");
-        var verdict = VerdictCalculator.Decide([Cell("a", Completed(Test("smoke", "kernel", TestOutcome.Passed))), Cell("b", error)]);
+        var verdict = Decide([Cell("a", Completed(Test("smoke", "kernel", TestOutcome.Passed))), Cell("b", error)]);
         var reason = verdict.Reasons.Single();
         Assert.Multiple(() =>
         {
@@ -64,7 +64,7 @@ public sealed class VerdictTests
     [Test]
     public void A_blocking_failure_wins_over_missing_results_and_both_are_listed()
     {
-        var verdict = VerdictCalculator.Decide([
+        var verdict = Decide([
             Cell("a", Attempt(AttemptOutcome.Cancelled)),
             Cell("b", Completed(Test("smoke", "disk", TestOutcome.Failed))),
             new CellReport(Sample.Cell("c"), CellState.Error, [], "no host in the inventory has SKU label 'c'"),
@@ -83,7 +83,7 @@ public sealed class VerdictTests
     {
         var retried = new CellReport(Sample.Cell("a"), CellState.Passed,
             [Attempt(AttemptOutcome.InfrastructureError, kind: "unreachable", number: 1), Attempt(AttemptOutcome.Completed, number: 2, tests: [Test("smoke", "kernel", TestOutcome.Passed)])]);
-        Assert.That(VerdictCalculator.Decide([retried]).Status, Is.EqualTo(VerdictStatus.Pass));
+        Assert.That(Decide([retried]).Status, Is.EqualTo(VerdictStatus.Pass));
     }
 
     [TestCase("smoke", "disk", true, new string[0], new string[0], true, TestName = "Policy: without selectors the test's own flag decides (blocking)")]
@@ -94,6 +94,11 @@ public sealed class VerdictTests
     [TestCase("smoke", "disk", true, new[] { "smoke/disk" }, new[] { "smoke/disk" }, false, TestName = "Policy: between equal selectors advisory wins")]
     public void Policy_decides_what_blocks(string suite, string test, bool declared, string[] blocking, string[] advisory, bool expected) =>
         Assert.That(new PolicyDefinition(blocking, advisory).IsBlocking(suite, test, declared), Is.EqualTo(expected));
+
+    private static readonly DateTimeOffset Now = new(2026, 11, 26, 12, 0, 0, TimeSpan.Zero);
+
+    private static RunVerdict Decide(IReadOnlyList<CellReport> cells, PolicyDefinition? policy = null) =>
+        VerdictCalculator.Decide(cells, new VerdictInputs(policy ?? new PolicyDefinition(), Now));
 
     private static TestResult Test(string suite, string test, TestOutcome outcome, bool blocking = true, string? output = null, string? reason = null) => new()
     {
