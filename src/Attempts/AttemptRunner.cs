@@ -49,6 +49,7 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
             Tests = tests,
             Artifacts = folder,
             Metrics = metrics,
+            Scope = request.Scope ?? [],
         };
 
         AttemptResult? result = null;

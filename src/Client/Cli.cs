@@ -24,6 +24,7 @@ public static class Cli
             PlanCommand.Create(console),
             RunCommand.Create(console),
             ResumeCommand.Create(console),
+            RerunCommand.Create(console),
             StatusCommand.Create(console),
             WatchCommand.Create(console),
             JanitorCommand.Create(console),

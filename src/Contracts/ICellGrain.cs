@@ -13,18 +13,23 @@ namespace TestGrid.Engine;
 [Alias("testgrid.cell")]
 public interface ICellGrain : IGrainWithStringKey
 {
-    /// <summary>Queues the cell for capacity and returns. Starting a started cell does what <see cref="ResumeAsync"/> does.</summary>
+    /// <summary>
+    /// Queues the cell for capacity and returns. Starting a started cell does what <see cref="ResumeAsync"/> does,
+    /// unless <paramref name="work"/> is of a later <see cref="CellWork.Round"/>: a rerun, whose attempts are appended
+    /// to the cell's.
+    /// </summary>
     [Alias("start")]
     Task StartAsync(CellWork work);
 
     /// <summary>
     /// Makes sure a started cell works, and returns at once: a no-op while its attempt loop runs here; after its silo
     /// or process died (a new activation), it tears down the attempt that was in flight, records it as lost and goes on
-    /// with a fresh attempt, or delivers its final state to the run again. False when the cell was never started (its
-    /// start was lost): the caller starts it. Cheap: what a run's watchdog calls for every open cell.
+    /// with a fresh attempt, or delivers its final state to the run again. When the cell was never started (its
+    /// start was lost) the caller starts it. Cheap: what a run's watchdog calls for every open cell.
     /// </summary>
+    /// <returns>The round the cell works on (0 for the run's first); -1 when it was never started. Lower than the run expects: the rerun's start was lost.</returns>
     [Alias("resume")]
-    Task<bool> ResumeAsync();
+    Task<int> ResumeAsync();
 
     /// <summary>The capacity grain's answer to a queued lease request.</summary>
     [Alias("lease-granted"), OneWay]
@@ -51,4 +56,13 @@ public sealed record CellWork
 
     /// <summary>The run's trace context (W3C traceparent), so that the cell's spans join the run's trace on any silo.</summary>
     [Id(7)] public string? TraceParent { get; init; }
+
+    /// <summary>0 for the run's first pass over the cell; each rerun of the run a higher number.</summary>
+    [Id(8)] public int Round { get; init; }
+
+    /// <summary>The tests (<c>suite/test</c>) this round runs; empty: every test.</summary>
+    [Id(9)] public ImmutableArray<string> Tests { get; init; } = [];
+
+    /// <summary>Why this round runs (e.g. <c>rerun --failed</c>); null for the first.</summary>
+    [Id(10)] public string? Trigger { get; init; }
 }

@@ -45,6 +45,15 @@ public interface IRunGrain : IGrainWithStringKey
     [Alias("report"), ReadOnly, AlwaysInterleave]
     Task<RunReport> GetReportAsync();
 
+    /// <summary>
+    /// Reruns cells of an ended run with identical inputs (the run's own plan and suites): new attempts are appended to
+    /// each cell, and the verdict is decided again once they end. A new policy (from the matrix read again: quarantine,
+    /// waivers, limits) replaces the run's; with no cells, only the verdict is decided again. Refused while the run
+    /// has not ended, and for cells the run does not have.
+    /// </summary>
+    [Alias("rerun")]
+    Task<RerunReply> RerunAsync(RerunRequest request);
+
     /// <summary>Stops dispatching, cancels running attempts (their machines are torn down); the run ends INCOMPLETE.</summary>
     [Alias("cancel")]
     Task CancelAsync(string reason);
@@ -72,6 +81,26 @@ public sealed record RunSpec
     [Id(8)] public TimeSpan? KeepFailedFor { get; init; }
 }
 
+/// <summary>What to rerun: cells, each with the tests to run (empty: all), and why.</summary>
+[GenerateSerializer, Immutable, Alias("testgrid.rerun-request")]
+public sealed record RerunRequest
+{
+    [Id(0)] public required ImmutableArray<CellRerun> Cells { get; init; }
+
+    /// <summary>Why, for the attempts' records: e.g. <c>rerun --failed</c>.</summary>
+    [Id(1)] public required string Trigger { get; init; }
+
+    /// <summary>Replaces the run's policy for the rerun's attempts and the verdict; null keeps it.</summary>
+    [Id(2)] public PolicyDefinition? Policy { get; init; }
+}
+
+[GenerateSerializer, Immutable, Alias("testgrid.cell-rerun")]
+public sealed record CellRerun([property: Id(0)] string CellId, [property: Id(1)] ImmutableArray<string> Tests);
+
+/// <summary>Whether a rerun was accepted, or why not; its round number.</summary>
+[GenerateSerializer, Immutable, Alias("testgrid.rerun-reply")]
+public sealed record RerunReply([property: Id(0)] bool Accepted, [property: Id(1)] string? Refusal, [property: Id(2)] int Round);
+
 /// <summary>A cell's state change; the attempts themselves are in the results ledger.</summary>
 [GenerateSerializer, Immutable, Alias("testgrid.cell-update")]
 public sealed record CellUpdate
@@ -82,6 +111,9 @@ public sealed record CellUpdate
 
     /// <summary>The machine, the running test, or why the cell ended as it did.</summary>
     [Id(3)] public string? Detail { get; init; }
+
+    /// <summary>The round (<see cref="CellWork.Round"/>) it belongs to: a late update of an earlier round is ignored.</summary>
+    [Id(4)] public int Round { get; init; }
 }
 
 /// <summary>One state change, numbered in the order the run grain saw it.</summary>

@@ -23,6 +23,7 @@ namespace TestGrid;
     WriteIndented = true)]
 [JsonSerializable(typeof(MatrixDefinition))]
 [JsonSerializable(typeof(SkuCatalog))]
+[JsonSerializable(typeof(PolicyDefinition))]
 [JsonSerializable(typeof(SuiteDocument))]
 [JsonSerializable(typeof(SuitePackage))]
 [JsonSerializable(typeof(HostInventory))]

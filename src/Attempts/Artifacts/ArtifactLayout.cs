@@ -14,7 +14,9 @@ public static class ArtifactLayout
 
     public static string AttemptFolder(Cell cell, int attempt) => $"{CellFolder(cell)}/attempt-{attempt}";
 
-    public static string TestLog(string attemptFolder, string suite, string test) => $"{attemptFolder}/tests/{suite}/{Sanitize(test)}.log";
+    /// <summary>A test's log; a same-machine rerun of a failure (<paramref name="rerun"/> &gt; 0) has its own.</summary>
+    public static string TestLog(string attemptFolder, string suite, string test, int rerun = 0) =>
+        $"{attemptFolder}/tests/{suite}/{Sanitize(test)}{(rerun == 0 ? "" : $".rerun-{rerun}")}.log";
 
     public static string Sanitize(string name)
     {

@@ -12,7 +12,9 @@ namespace TestGrid.Attempts.Suites;
 /// <summary>
 /// Runs a cell's suites over one SSH session: uploads every suite once to the attempt's own folder, then runs each
 /// test under its timeout, its output captured with a cap, its exit code turned into an outcome (0 pass, 77 skip
-/// with the last output line as reason, anything else fail).
+/// with the last output line as reason, anything else fail). The policy orders suites in tiers (a tier runs only when
+/// the earlier ones had no blocking failure) and may run a failed test again on the same machine; an attempt with a
+/// scope runs only the tests it names.
 /// </summary>
 /// <param name="sinceStart">Time since the machine started: when the first test command went out is measured with it.</param>
 public sealed partial class SuiteRunner(SshSession session, AttemptRequest request, Provision.Machine machine, Dictionary<string, double> metrics,
@@ -28,6 +30,9 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
 
     public const int SkipExitCode = 77;
 
+    /// <summary>How the reason of a test skipped because an earlier tier failed begins: the policy's reruns run such tests again.</summary>
+    public const string TierSkipPrefix = "not run: tier";
+
     /// <summary>Suites are at most 8 MiB: a machine that takes longer than this to take them is not healthy.</summary>
     public static readonly TimeSpan UploadTimeout = TimeSpan.FromMinutes(5);
 
@@ -42,31 +47,64 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
         await session.ExecAsync(
             $"find /tmp -maxdepth 1 -type d \\( -name 'testgrid-*' -o -name '.testgrid-*' \\) -mmin +{StaleFolderMinutes} -exec rm -rf {{}} + 2>/dev/null; " +
             $"rm -rf {_remoteRoot} && mkdir -m 700 {_remoteRoot} {_remoteRoot}/.metrics", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-        var files = request.Suites.SelectMany(p => p.Files.Select(f => ($"{p.Suite.Name}/{f.Path}", f.Content))).ToList();
+        var scope = request.Scope is { Count: > 0 } tests ? tests.ToHashSet(StringComparer.Ordinal) : null;
+        var policy = request.Policy;
+        var suites = request.Suites.Where(p => scope is null || p.Suite.Tests.Any(t => scope.Contains($"{p.Suite.Name}/{t.Id}")))
+            .OrderBy(p => policy.TierOf(p.Suite.Name)).ToList();
+        var files = suites.SelectMany(p => p.Files.Select(f => ($"{p.Suite.Name}/{f.Path}", f.Content))).ToList();
         await session.UploadAsync(_remoteRoot, files, UploadTimeout, cancellationToken).ConfigureAwait(false);
-        log.Write($"uploaded {files.Count} files of {request.Suites.Count} suites to {_remoteRoot}");
+        log.Write($"uploaded {files.Count} files of {suites.Count} suites to {_remoteRoot}" + (scope is null ? "" : $"; running only {string.Join(", ", scope.Order(StringComparer.Ordinal))}"));
 
-        foreach (var package in request.Suites)
+        string? stoppedBy = null;
+        foreach (var tier in suites.GroupBy(p => policy.TierOf(p.Suite.Name)))
         {
-            using var span = TestGridTelemetry.StartStage("suite", package.Suite.Name);
-            try
+            foreach (var package in tier)
             {
-                await RunSuiteAsync(package, stage, results, cancellationToken).ConfigureAwait(false);
+                if (stoppedBy is not null)
+                {
+                    foreach (var test in Selected(package, scope))
+                        results.Add(new TestResult { Suite = package.Suite.Name, Test = test.Id, Outcome = TestOutcome.Skipped, Blocking = Blocking(package, test), Reason = stoppedBy });
+                    continue;
+                }
+                using var span = TestGridTelemetry.StartStage("suite", package.Suite.Name);
+                try
+                {
+                    await RunSuiteAsync(package, Selected(package, scope), stage, results, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (InfrastructureError.Of(e) is { } error)
+                {
+                    TestGridTelemetry.Failed(span, error.Kind, error.Summary);
+                    throw;
+                }
             }
-            catch (Exception e) when (InfrastructureError.Of(e) is { } error)
+            if (stoppedBy is null && policy.Tiers.Count > 0 && TierFailures(tier, results) is { Count: > 0 } failures)
             {
-                TestGridTelemetry.Failed(span, error.Kind, error.Summary);
-                throw;
+                stoppedBy = $"{TierSkipPrefix} '{policy.TierName(tier.Key)}' had blocking failures ({string.Join(", ", failures)})";
+                log.Write($"later tiers not run: {stoppedBy}");
             }
         }
     }
 
-    private async Task RunSuiteAsync(SuitePackage package, StageCallback stage, List<TestResult> results, CancellationToken cancellationToken)
+    /// <summary>The tests of a suite this attempt runs.</summary>
+    private static List<TestDefinition> Selected(SuitePackage package, HashSet<string>? scope) =>
+        [.. package.Suite.Tests.Where(t => scope is null || scope.Contains($"{package.Suite.Name}/{t.Id}"))];
+
+    private bool Blocking(SuitePackage package, TestDefinition test) => request.Policy.IsBlocking(package.Suite.Name, test.Id, test.Blocking);
+
+    /// <summary>Blocking tests of the tier whose last run failed.</summary>
+    private static List<string> TierFailures(IEnumerable<SuitePackage> tier, List<TestResult> results)
+    {
+        var names = tier.Select(p => p.Suite.Name).ToHashSet(StringComparer.Ordinal);
+        return [.. results.Where(r => names.Contains(r.Suite)).GroupBy(r => r.Id).Select(g => g.Last()).Where(r => r.Blocking && r.IsFailure).Select(r => r.Id)];
+    }
+
+    private async Task RunSuiteAsync(SuitePackage package, IReadOnlyList<TestDefinition> tests, StageCallback stage, List<TestResult> results, CancellationToken cancellationToken)
     {
         var cell = request.Cell;
-        foreach (var test in package.Suite.Tests)
+        var flakes = request.Policy.Flakes;
+        foreach (var test in tests)
         {
-            var blocking = request.Policy.IsBlocking(package.Suite.Name, test.Id, test.Blocking);
+            var blocking = Blocking(package, test);
             var unmet = test.Requires.Unmet(cell.Arch, cell.Image.Family, cell.Provider, cell.Sku.Vcpus);
             if (unmet is not null)
             {
@@ -75,9 +113,20 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
                 continue;
             }
             await stage(CellState.RunningSuites, $"{package.Suite.Name}/{test.Id}").ConfigureAwait(false);
-            results.Add(test.Check is { } check
-                ? await RunCheckAsync(package.Suite, test, check, blocking).ConfigureAwait(false)
-                : await RunTestAsync(package.Suite, test, blocking, cancellationToken).ConfigureAwait(false));
+            if (test.Check is { } check)
+            {
+                results.Add(await RunCheckAsync(package.Suite, test, check, blocking).ConfigureAwait(false));
+                continue;
+            }
+            var result = await RunTestAsync(package.Suite, test, blocking, 0, cancellationToken).ConfigureAwait(false);
+            results.Add(result);
+            // The policy's reruns on this machine: until it passes, at most Reruns times. Runner checks judge evidence that does not change.
+            for (var rerun = 1; flakes.Machine == Matrix.RerunMachine.Same && rerun <= flakes.Reruns && result.IsFailure; rerun++)
+            {
+                await stage(CellState.RunningSuites, $"{package.Suite.Name}/{test.Id} (rerun {rerun} of {flakes.Reruns})").ConfigureAwait(false);
+                result = await RunTestAsync(package.Suite, test, blocking, rerun, cancellationToken).ConfigureAwait(false);
+                results.Add(result);
+            }
         }
     }
 
@@ -88,13 +137,13 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
         var outcome = RunnerChecks.Run(check, request, machine, metrics);
         var output = new OutputCapture();
         output.Append(Encoding.UTF8.GetBytes(outcome.Output));
-        return await RecordAsync(suite, test, blocking, outcome.Result, outcome.Reason, null, watch.Elapsed, output.ToCaptured(), new Dictionary<string, double>()).ConfigureAwait(false);
+        return await RecordAsync(suite, test, blocking, 0, outcome.Result, outcome.Reason, null, watch.Elapsed, output.ToCaptured(), new Dictionary<string, double>()).ConfigureAwait(false);
     }
 
-    private async Task<TestResult> RunTestAsync(SuiteDefinition suite, TestDefinition test, bool blocking, CancellationToken cancellationToken)
+    private async Task<TestResult> RunTestAsync(SuiteDefinition suite, TestDefinition test, bool blocking, int rerun, CancellationToken cancellationToken)
     {
         var capture = new OutputCapture();
-        log.Write($"{suite.Name}/{test.Id}: running {test.Script} (timeout {test.TimeoutSeconds} s)");
+        log.Write($"{suite.Name}/{test.Id}: running {test.Script} (timeout {test.TimeoutSeconds} s)" + (rerun == 0 ? "" : $", rerun {rerun} after a failure"));
         // The runner's overhead after the machine is up: from the SSH banner to the first test command.
         metrics.TryAdd("suites.first_command", sinceStart().TotalSeconds);
         var result = await session.RunAsync(Command(suite, test), test.Timeout, capture, cancellationToken).ConfigureAwait(false);
@@ -110,14 +159,14 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
         };
         if (outcome == TestOutcome.Failed && output.LastLine() is { } last) reason += $": {Truncate(last, 200)}";
         var reported = await ReadMetricsAsync(suite, test, cancellationToken).ConfigureAwait(false);
-        return await RecordAsync(suite, test, blocking, outcome, reason, result, result.Duration, output, reported).ConfigureAwait(false);
+        return await RecordAsync(suite, test, blocking, rerun, outcome, reason, result, result.Duration, output, reported).ConfigureAwait(false);
     }
 
     /// <summary>Writes the test's log and makes its result; metrics it reported join the attempt's.</summary>
-    private async Task<TestResult> RecordAsync(SuiteDefinition suite, TestDefinition test, bool blocking, TestOutcome outcome, string? reason,
+    private async Task<TestResult> RecordAsync(SuiteDefinition suite, TestDefinition test, bool blocking, int rerun, TestOutcome outcome, string? reason,
         CommandResult? command, TimeSpan duration, CapturedOutput output, Dictionary<string, double> reported)
     {
-        var logPath = ArtifactLayout.TestLog(ArtifactLayout.AttemptFolder(request.Cell, request.Number), suite.Name, test.Id);
+        var logPath = ArtifactLayout.TestLog(ArtifactLayout.AttemptFolder(request.Cell, request.Number), suite.Name, test.Id, rerun);
         await WriteTestLogAsync(logPath, suite, test, command?.ExitCode, duration, outcome, output).ConfigureAwait(false);
         foreach (var (name, value) in reported) metrics[name] = value;
         log.Write($"{suite.Name}/{test.Id}: {outcome.ToString().ToLowerInvariant()} in {duration.TotalSeconds:0.00} s" +
@@ -135,6 +184,7 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
             Output = outcome == TestOutcome.Passed ? null : output.Excerpt(ExcerptChars),
             Log = logPath,
             Metrics = reported,
+            Rerun = rerun,
         };
     }
 

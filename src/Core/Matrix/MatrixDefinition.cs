@@ -27,6 +27,10 @@ public sealed record MatrixDefinition(
     public IReadOnlyList<SkuDefinition> SkuDefinitions { get; init; } = SkuDefinitions ?? [];
     public IReadOnlyList<CellRule> Exclude { get; init; } = Exclude ?? [];
     public PolicyDefinition Policy { get; init; } = Policy ?? new();
+
+    /// <summary>Whether the file declared an inline <c>policy</c> (it may not also name a <c>policyFile</c>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool HasInlinePolicy { get; } = Policy is not null;
 }
 
 /// <summary>A candidate OS image and where each provider finds it.</summary>

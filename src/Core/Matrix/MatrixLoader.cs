@@ -39,11 +39,68 @@ public static class MatrixLoader
 
         CheckRules(matrix, matrix.Include ?? [], "$.include", Error);
         CheckRules(matrix, matrix.Exclude, "$.exclude", Error);
-        CheckSelectors(matrix.Policy.Blocking, "$.policy.blocking", matrix, suites, Error);
-        CheckSelectors(matrix.Policy.Advisory, "$.policy.advisory", matrix, suites, Error);
+        matrix = matrix with { Policy = LoadPolicy(matrix, path, folder, suites, errors, Error) };
 
         if (errors.Count > 0) throw new InputException(errors);
         return new LoadedMatrix(path, matrix, skus, suites);
+    }
+
+    /// <summary>The inline policy, or the one in <c>policyFile</c>; checked against the matrix's suites either way (errors name the file that holds the policy).</summary>
+    private static PolicyDefinition LoadPolicy(MatrixDefinition matrix, string path, string folder, IReadOnlyDictionary<string, SuitePackage> suites,
+        List<InputError> errors, Action<string, string> error)
+    {
+        if (matrix.PolicyFile is not { } name)
+        {
+            CheckPolicy(matrix.Policy, "$.policy", matrix, suites, error);
+            return matrix.Policy;
+        }
+        if (matrix.HasInlinePolicy)
+        {
+            error("$.policyFile", "expected either an inline 'policy' or a 'policyFile', not both");
+            return matrix.Policy;
+        }
+        var display = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path) ?? "", name);
+        try
+        {
+            var file = JsonInput.Read(display, System.IO.Path.GetFullPath(name, folder), "policy", TestGridJsonContext.Default.PolicyDefinition);
+            CheckPolicy(file.Value, JsonPaths.Root, matrix, suites, (at, message) => errors.Add(file.Error(at, message)));
+            return file.Value;
+        }
+        catch (InputException e)
+        {
+            errors.AddRange(e.Errors.Select(x => x.Path == JsonPaths.Root && x.Message == "file not found"
+                ? new InputError(path, "$.policyFile", $"expected a policy file, but '{name}' does not exist next to the matrix") : x));
+            return matrix.Policy;
+        }
+    }
+
+    private static void CheckPolicy(PolicyDefinition policy, string root, MatrixDefinition matrix, IReadOnlyDictionary<string, SuitePackage> suites, Action<string, string> error)
+    {
+        CheckSelectors(policy.Blocking, $"{root}.blocking", matrix, suites, error);
+        CheckSelectors(policy.Advisory, $"{root}.advisory", matrix, suites, error);
+        CheckSelectors([.. policy.Quarantine.Select(q => q.Test)], $"{root}.quarantine", matrix, suites, error, ".test");
+        CheckSelectors([.. policy.Waivers.Select(w => w.Test)], $"{root}.waivers", matrix, suites, error, ".test");
+        CheckUnique([.. policy.Tiers.Select(t => t.Name)], $"{root}.tiers", ".name", "tier", error);
+        var tierOf = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < policy.Tiers.Count; i++)
+        {
+            var tier = policy.Tiers[i];
+            for (var j = 0; j < tier.Suites.Count; j++)
+            {
+                var at = $"{JsonPaths.Index($"{root}.tiers", i)}{JsonPaths.Index(".suites", j)}";
+                if (!matrix.Suites.Contains(tier.Suites[j]))
+                    error(at, $"unknown suite '{tier.Suites[j]}': expected one of the matrix's suites: {string.Join(", ", matrix.Suites)}");
+                else if (!tierOf.TryAdd(tier.Suites[j], tier.Name))
+                    error(at, $"suite '{tier.Suites[j]}' is already in tier '{tierOf[tier.Suites[j]]}': expected each suite in one tier");
+            }
+        }
+        for (var i = 0; i < policy.BootTimes.Count; i++)
+        {
+            if (policy.BootTimes[i] is { P50: null, P95: null })
+                error(JsonPaths.Index($"{root}.bootTimes", i), "expected a limit: p50, p95 or both");
+        }
+        if (policy.Waivers.Any(w => w.By is null))
+            error($"{root}.waivers", "expected 'by' in every waiver: who accepted the failure");
     }
 
     private static void CheckUnique(IReadOnlyList<string> values, string array, string field, string what, Action<string, string> error)
@@ -151,11 +208,11 @@ public static class MatrixLoader
     }
 
     private static void CheckSelectors(IReadOnlyList<string> selectors, string array, MatrixDefinition matrix,
-        IReadOnlyDictionary<string, SuitePackage> suites, Action<string, string> error)
+        IReadOnlyDictionary<string, SuitePackage> suites, Action<string, string> error, string field = "")
     {
         for (var i = 0; i < selectors.Count; i++)
         {
-            var at = JsonPaths.Index(array, i);
+            var at = JsonPaths.Index(array, i) + field;
             var parts = selectors[i].Split('/', 2);
             if (!matrix.Suites.Contains(parts[0]))
                 error(at, $"unknown suite '{parts[0]}': expected one of the matrix's suites: {string.Join(", ", matrix.Suites)}");

@@ -44,6 +44,38 @@ public static class CellIdentity
         return Convert.ToHexStringLower(hash[..(Length / 2)]);
     }
 
+    /// <summary>
+    /// What differs between two cells of the same name in what they test (the inputs of their ids), in words: why a
+    /// cell of a run is no longer the cell the matrix makes now. Empty when their ids agree.
+    /// </summary>
+    public static IReadOnlyList<string> Differences(Cell was, Cell now)
+    {
+        var differences = new List<string>();
+        if (was.Id == now.Id) return differences;
+        if (Canonical(json => WriteImage(json, was.Image)) != Canonical(json => WriteImage(json, now.Image)))
+            differences.Add($"the image changed: {Canonical(json => WriteCanonical(json, was.Image.Source))} → {Canonical(json => WriteCanonical(json, now.Image.Source))}"
+                + (was.Image.Version != now.Image.Version ? $", version {was.Image.Version ?? "(none)"} → {now.Image.Version ?? "(none)"}" : ""));
+        if (Canonical(json => WriteSku(json, was.Sku)) != Canonical(json => WriteSku(json, now.Sku)))
+            differences.Add($"the SKU {was.Sku.Name} changed: {Canonical(json => WriteSku(json, was.Sku))} → {Canonical(json => WriteSku(json, now.Sku))}");
+        if (was.Provider != now.Provider) differences.Add($"the provider changed: {was.Provider} → {now.Provider}");
+        var before = was.Suites.ToDictionary(s => s.Name, s => s.ContentHash, StringComparer.Ordinal);
+        var after = now.Suites.ToDictionary(s => s.Name, s => s.ContentHash, StringComparer.Ordinal);
+        foreach (var (name, hash) in before.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            if (!after.TryGetValue(name, out var current)) differences.Add($"suite {name} is no longer in the matrix");
+            else if (current != hash) differences.Add($"suite {name} changed (content hash {hash[..Math.Min(12, hash.Length)]} → {current[..Math.Min(12, current.Length)]})");
+        }
+        differences.AddRange(after.Keys.Where(n => !before.ContainsKey(n)).Order(StringComparer.Ordinal).Select(n => $"suite {n} was added"));
+        return differences;
+    }
+
+    private static string Canonical(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer)) write(json);
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
     private static void WriteImage(Utf8JsonWriter json, CellImage image)
     {
         json.WriteStartObject();

@@ -3,7 +3,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Placement;
 using TestGrid.Attempts;
+using TestGrid.Attempts.Suites;
 using TestGrid.Ledger;
+using TestGrid.Matrix;
 using TestGrid.Provision;
 using TestGrid.Results;
 using TestGrid.Ssh;
@@ -25,6 +27,9 @@ public sealed class CellGrainState
 
     /// <summary>The exclusive resource (a static host) the attempt in flight holds.</summary>
     [Id(4)] public string? RunningOn { get; set; }
+
+    /// <summary>How many attempts there were when the current round (<see cref="CellWork.Round"/>) began: retries and the policy's reruns count within a round.</summary>
+    [Id(5)] public int RoundStart { get; set; }
 }
 
 /// <summary>
@@ -58,22 +63,28 @@ public sealed partial class CellGrain(
     private CancellationTokenSource? _cancel;
     private TaskCompletionSource<Lease>? _leaseWaiter;
     private Task? _loop;
+    private int _loopRound = -1;
     private bool _handingOver;
 
     public async Task StartAsync(CellWork work)
     {
-        if (state.State.Work is null)
+        if (state.State.Work is null || work.Round > state.State.Work.Round)
         {
+            // A rerun appends attempts: the round starts after the ones so far.
             state.State.Work = work;
+            state.State.Final = null;
+            state.State.RoundStart = state.State.Attempts.Length;
             await state.WriteStateAsync();
         }
         await ResumeAsync();
     }
 
-    public Task<bool> ResumeAsync()
+    public Task<int> ResumeAsync()
     {
-        if (state.State.Work is not { } work) return Task.FromResult(false);
-        if (_loop is { IsCompleted: false }) return Task.FromResult(true);
+        if (state.State.Work is not { } work) return Task.FromResult(-1);
+        if (_loop is { IsCompleted: false } && _loopRound == work.Round) return Task.FromResult(work.Round);
+        var previous = _loop ?? Task.CompletedTask;
+        _loopRound = work.Round;
         if (state.State.Final is { } final)
         {
             // The run may have missed it (its silo died): record and deliver it again; both are idempotent.
@@ -82,10 +93,17 @@ public sealed partial class CellGrain(
         else
         {
             _cancel = new CancellationTokenSource();
-            // Starts on this activation's scheduler and continues there after the grain call has returned.
-            _loop = RunAsync(work, _cancel.Token);
+            // Starts on this activation's scheduler and continues there after the grain call has returned; after the
+            // previous round's loop, which may still be delivering its (now ignored) final state.
+            _loop = RunAfterAsync(previous, work, _cancel.Token);
         }
-        return Task.FromResult(true);
+        return Task.FromResult(work.Round);
+    }
+
+    private async Task RunAfterAsync(Task previous, CellWork work, CancellationToken cancellationToken)
+    {
+        await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        await RunAsync(work, cancellationToken);
     }
 
     public Task LeaseGrantedAsync(Lease lease)
@@ -136,22 +154,20 @@ public sealed partial class CellGrain(
             var avoid = new List<string>();
             while (true)
             {
-                if (Decide(work) is { } decided)
+                var next = Decide(work);
+                if (next.Final is { } decided)
                 {
                     final = decided;
                     break;
                 }
                 var number = state.State.Attempts.Length + 1;
                 using var attemptScope = _logger.BeginScope(new Dictionary<string, object> { ["Attempt"] = number, ["AttemptId"] = AttemptId(work, number) });
-                if (number > 1)
+                if (number > state.State.RoundStart + 1)
                 {
                     var previous = state.State.Attempts[^1];
-                    LogRetry(_logger, cell.Name, previous.Number, previous.ErrorKind, previous.Error);
-                    await NotifyAsync(run, new CellUpdate
-                    {
-                        CellId = cell.Id, State = CellState.Queued, Attempt = number,
-                        Detail = $"retrying on a fresh machine after {previous.ErrorKind}: {previous.Error}",
-                    });
+                    LogNextAttempt(_logger, cell.Name, previous.Number, next.Trigger);
+                    await NotifyAsync(run, Update(work, CellState.Queued, number, previous.Outcome == AttemptOutcome.InfrastructureError
+                        ? $"retrying on a fresh machine after {previous.ErrorKind}: {previous.Error}" : next.Trigger));
                 }
                 var lease = await AcquireAsync(capacity, need, avoid, number, cancellationToken);
                 state.State.Running = number;
@@ -161,10 +177,11 @@ public sealed partial class CellGrain(
                 try
                 {
                     var request = new AttemptRequest(work.RunId, cell, number, AttemptId(work, number),
-                        work.Suites, work.Policy, lease.Resource, OutputRoot(work), work.KeepFailedFor);
+                        work.Suites, work.Policy, lease.Resource, OutputRoot(work), work.KeepFailedFor, next.Scope);
                     result = await Task.Run(() => runner.RunAsync(request,
-                        (stage, detail) => NotifyAsync(run, new CellUpdate { CellId = cell.Id, State = stage, Attempt = number, Detail = detail }),
+                        (stage, detail) => NotifyAsync(run, Update(work, stage, number, detail)),
                         cancellationToken), CancellationToken.None);
+                    result = result with { Trigger = next.Trigger };
                 }
                 finally
                 {
@@ -180,34 +197,79 @@ public sealed partial class CellGrain(
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             if (_handingOver) return;
-            final = new CellUpdate { CellId = cell.Id, State = CellState.Cancelled, Attempt = state.State.Attempts.Length, Detail = "cancelled" };
+            final = Ended(work, CellState.Cancelled, "cancelled");
         }
         catch (NoCapacityException e)
         {
-            final = new CellUpdate { CellId = cell.Id, State = CellState.Error, Detail = e.Message };
+            final = Ended(work, CellState.Error, e.Message);
         }
         catch (Exception e)
         {
             LogLoopFailed(_logger, e, cell.Name);
-            final = new CellUpdate { CellId = cell.Id, State = CellState.Error, Attempt = state.State.Attempts.Length, Detail = $"runner error: {e.Message}" };
+            final = Ended(work, CellState.Error, $"runner error: {e.Message}");
         }
         state.State.Final = final;
         await state.WriteStateAsync();
         await DeliverAsync(work, final);
     }
 
-    /// <summary>The cell's final update once its last attempt settles it; null while another attempt is due.</summary>
-    private CellUpdate? Decide(CellWork work)
+    /// <summary>What the policy says of the attempt to run next.</summary>
+    /// <param name="Final">The cell's final update when its attempts settle it; null while another attempt is due.</param>
+    /// <param name="Scope">The tests the next attempt runs (empty: all).</param>
+    /// <param name="Trigger">Why the next attempt runs.</param>
+    private readonly record struct Next(CellUpdate? Final, ImmutableArray<string> Scope, string? Trigger);
+
+    /// <summary>The trigger of the policy's reruns of failed tests on a fresh machine (<c>flakes.reruns</c>).</summary>
+    public const string PolicyRerun = "policy: rerun";
+
+    /// <summary>
+    /// The round's next attempt or its end. Within a round: a retry after an infrastructure error (the same scope, up to
+    /// the policy's retries; lost attempts do not count, up to a limit), then the policy's reruns of failed tests on a
+    /// fresh machine; then the cell's state over all its attempts.
+    /// </summary>
+    private Next Decide(CellWork work)
+    {
+        var round = state.State.Attempts[state.State.RoundStart..];
+        if (round.IsEmpty) return new Next(null, work.Tests, work.Trigger);
+        var last = round[^1];
+        var lost = round.Count(a => a.ErrorKind == LostKind);
+        var retries = round.Count(a => a.Outcome == AttemptOutcome.InfrastructureError && a.ErrorKind != LostKind);
+        if (last.Outcome == AttemptOutcome.InfrastructureError && !ProvisionException.IsPermanent(last.ErrorKind)
+            && (last.ErrorKind == LostKind ? lost <= options.Value.MaxLostAttempts : retries <= work.Policy.InfrastructureRetries))
+            return new Next(null, [.. last.Scope], $"retry after {last.ErrorKind}");
+        if (last.Outcome == AttemptOutcome.Completed && work.Policy.Flakes is { Reruns: > 0, Machine: RerunMachine.Fresh } flakes)
+        {
+            var reruns = round.Count(a => a.Trigger?.StartsWith(PolicyRerun, StringComparison.Ordinal) == true);
+            if (reruns < flakes.Reruns && RerunScope(last) is { Length: > 0 } scope)
+                return new Next(null, scope, $"{PolicyRerun} {reruns + 1} of {flakes.Reruns} of failed tests");
+        }
+        var attempts = state.State.Attempts;
+        var merged = attempts.Any(a => a.Outcome == AttemptOutcome.Completed) ? CellResults.Merge(attempts) : null;
+        var detail = merged is null ? Summary(last) : $"{merged.Count(t => t.Latest.Outcome == TestOutcome.Passed)} passed, {merged.Count(t => t.Latest.IsFailure)} failed, "
+            + $"{merged.Count(t => t.Latest.Outcome == TestOutcome.Skipped)} skipped" + (merged.Count(t => t.Flaky) is > 0 and var flaky ? $", {flaky} flaky" : "");
+        return new Next(new CellUpdate { CellId = work.Cell.Id, State = CellResults.StateOf(attempts), Attempt = last.Number, Detail = detail, Round = work.Round }, [], null);
+    }
+
+    /// <summary>
+    /// What the policy reruns after a completed attempt: its tests that failed (and have not passed since), and those
+    /// it skipped because their tier did not run.
+    /// </summary>
+    private ImmutableArray<string> RerunScope(AttemptResult last)
+    {
+        var failed = CellResults.Merge(state.State.Attempts).Where(t => t.LatestAttempt == last.Number && t.Latest.IsFailure).Select(t => t.Id);
+        var notRun = last.Tests.Where(t => t.Outcome == TestOutcome.Skipped && t.Reason?.StartsWith(SuiteRunner.TierSkipPrefix, StringComparison.Ordinal) == true).Select(t => t.Id);
+        return [.. failed.Concat(notRun).Distinct(StringComparer.Ordinal)];
+    }
+
+    private static CellUpdate Update(CellWork work, CellState cellState, int attempt, string? detail) =>
+        new() { CellId = work.Cell.Id, State = cellState, Attempt = attempt, Detail = detail, Round = work.Round };
+
+    /// <summary>A final state the attempts did not decide (cancelled, no capacity, a runner error); a rerun's earlier results still stand.</summary>
+    private CellUpdate Ended(CellWork work, CellState cellState, string detail)
     {
         var attempts = state.State.Attempts;
-        if (attempts.IsEmpty) return null;
-        var last = attempts[^1];
-        var lost = attempts.Count(a => a.ErrorKind == LostKind);
-        // A lost attempt says nothing about the image or the infrastructure: it does not use up the policy's retries, up to a limit.
-        var retries = attempts.Count(a => a.Outcome == AttemptOutcome.InfrastructureError && a.ErrorKind != LostKind);
-        var again = last.Outcome == AttemptOutcome.InfrastructureError && !ProvisionException.IsPermanent(last.ErrorKind)
-            && (last.ErrorKind == LostKind ? lost <= options.Value.MaxLostAttempts : retries <= work.Policy.InfrastructureRetries);
-        return again ? null : new CellUpdate { CellId = work.Cell.Id, State = last.CellState, Attempt = last.Number, Detail = Summary(last) };
+        var ended = attempts.Any(a => a.Outcome == AttemptOutcome.Completed) ? CellResults.StateOf(attempts) : cellState;
+        return Update(work, ended, attempts.Length, ended == cellState ? detail : $"{detail}; the results of earlier attempts stand");
     }
 
     /// <summary>An attempt that was in flight when the previous activation died: its machine torn down, its lease returned, its loss recorded.</summary>
@@ -321,8 +383,8 @@ public sealed partial class CellGrain(
         _ => $"{result.ErrorKind}: {result.Error}",
     };
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "cell {Cell}: attempt {Attempt} hit {Kind}: {Error}; retrying on a fresh machine")]
-    private static partial void LogRetry(ILogger logger, string cell, int attempt, string? kind, string? error);
+    [LoggerMessage(Level = LogLevel.Information, Message = "cell {Cell}: after attempt {Attempt}, another: {Trigger}")]
+    private static partial void LogNextAttempt(ILogger logger, string cell, int attempt, string? trigger);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "cell {Cell}: the attempt loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception, string cell);

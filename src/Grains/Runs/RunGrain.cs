@@ -35,6 +35,9 @@ public sealed class RunGrainState
     /// follower of a run that moved to another silo misses none of the new activation's events.
     /// </summary>
     [Id(5)] public int Generation { get; set; }
+
+    /// <summary>Reruns so far: a cell's attempts of round n were asked for by the n-th rerun.</summary>
+    [Id(6)] public int Round { get; set; }
 }
 
 [GenerateSerializer, Alias("testgrid.cell-status")]
@@ -44,6 +47,12 @@ public sealed class CellStatus
     [Id(1)] public int Attempt { get; set; }
     [Id(2)] public string? Detail { get; set; }
     [Id(3)] public bool Dispatched { get; set; }
+
+    /// <summary>The round the cell is in (0: the run's first pass); with the tests it runs (empty: all) and why.</summary>
+    [Id(4)] public int Round { get; set; }
+
+    [Id(5)] public List<string> Tests { get; set; } = [];
+    [Id(6)] public string? Trigger { get; set; }
 }
 
 /// <summary>
@@ -155,7 +164,7 @@ public sealed partial class RunGrain(
 
     public async Task CellChangedAsync(CellUpdate update)
     {
-        if (!state.State.Cells.TryGetValue(update.CellId, out var status) || status.State.IsTerminal()) return;
+        if (!state.State.Cells.TryGetValue(update.CellId, out var status) || status.State.IsTerminal() || update.Round != status.Round) return;
         var transition = status.State != update.State || status.Attempt != update.Attempt;
         if (status.State != update.State)
         {
@@ -210,6 +219,52 @@ public sealed partial class RunGrain(
         };
     }
 
+    public async Task<RerunReply> RerunAsync(RerunRequest request)
+    {
+        if (spec.State.Spec is null) return new RerunReply(false, $"run {this.GetPrimaryKeyString()} is unknown", 0);
+        if (Open || _ending is { IsCompleted: false })
+            return new RerunReply(false, "the run has not ended yet: rerun its cells once it has a verdict (testgrid status shows where it stands)", state.State.Round);
+        if (request.Cells.FirstOrDefault(c => !state.State.Cells.ContainsKey(c.CellId)) is { } unknown)
+            return new RerunReply(false, $"the run has no cell {unknown.CellId}", state.State.Round);
+        if (request.Policy is { } policy)
+        {
+            spec.State.Spec = Spec with { Policy = policy };
+            await spec.WriteStateAsync();
+        }
+        var round = ++state.State.Round;
+        foreach (var rerun in request.Cells)
+        {
+            var status = state.State.Cells[rerun.CellId];
+            TestGridTelemetry.CellLeft(Spec.Provider.Name, status.State);
+            TestGridTelemetry.CellEntered(Spec.Provider.Name, CellState.Queued);
+            status.State = CellState.Queued;
+            status.Dispatched = false;
+            status.Round = round;
+            status.Tests = [.. rerun.Tests];
+            status.Trigger = request.Trigger;
+            status.Detail = request.Trigger;
+            Record(rerun.CellId, CellState.Queued, status.Attempt, request.Trigger);
+        }
+        state.State.Verdict = null;
+        state.State.EndedAt = null;
+        state.State.Cancelled = null;
+        state.State.LeftOvers = [];
+        _ending = null;
+        _next = 0;
+        _inFlight = -1;
+        await state.WriteStateAsync();
+        var runSpec = Spec;
+        await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt), CancellationToken.None);
+        if (options.Value.AutoResume)
+        {
+            await this.RegisterOrUpdateReminder(Reminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
+            StartWatchdog();
+        }
+        await DispatchAsync();
+        await CompleteIfDoneAsync();
+        return new RerunReply(true, null, round);
+    }
+
     public async Task CancelAsync(string reason)
     {
         if (state.State.Cancelled is not null || !Open) return;
@@ -252,7 +307,7 @@ public sealed partial class RunGrain(
         {
             try
             {
-                if (!await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(runId, cell.Id)).ResumeAsync()) await StartCellAsync(cell);
+                if (await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(runId, cell.Id)).ResumeAsync() < state.State.Cells[cell.Id].Round) await StartCellAsync(cell);
             }
             catch (Exception e)
             {
@@ -263,16 +318,20 @@ public sealed partial class RunGrain(
     }
 
     /// <summary>
-    /// Starts a cell; a failure (its silo died and is not yet declared dead) is logged and left to the watchdog,
+    /// Starts a cell (in its round: a rerun starts a new one); a failure (its silo died and is not yet declared dead) is logged and left to the watchdog,
     /// which starts every open dispatched cell again.
     /// </summary>
     private async Task StartCellAsync(Cell cell)
     {
         var runSpec = Spec;
+        var status = state.State.Cells[cell.Id];
         try
         {
             await GrainFactory.GetGrain<ICellGrain>(ICellGrain.Key(runSpec.RunId, cell.Id)).StartAsync(new CellWork
             {
+                Round = status.Round,
+                Tests = [.. status.Tests],
+                Trigger = status.Trigger,
                 RunId = runSpec.RunId,
                 Cell = cell,
                 Suites = [.. runSpec.Suites.Where(s => cell.Suites.Any(r => r.Name == s.Suite.Name))],
@@ -349,6 +408,7 @@ public sealed partial class RunGrain(
         _span?.Dispose();
         _span = null;
         _watchdog?.Dispose();
+        _watchdog = null;
         if (options.Value.AutoResume && await this.GetReminder(Reminder) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
