@@ -83,6 +83,31 @@ public sealed class MatrixValidationTests
         yield return Case("a threshold without its limit", m => m["policy"]!["thresholds"] = new JsonArray(new JsonObject { ["metric"] = "boot.ssh_login" }), "$.policy.thresholds[0].max", "required field is missing");
         yield return Case("a threshold for an unknown arch", m => m["policy"]!["thresholds"] = new JsonArray(new JsonObject { ["metric"] = "boot.ssh_login", ["max"] = 60, ["arch"] = "riscv64" }), "$.policy.thresholds[0].arch", "expected one of \"x64\", \"arm64\"");
         yield return Case("a qemu source with an unknown field", m => Image(m, 0)["sources"]!["qemu"]!["path"] = "x.qcow2", "$.images[0].sources.qemu.path", "unknown field 'path'; expected one of: recipe, disk, kernel, initrd, append, kernelArgs, sha256");
+        yield return Case("a tier naming an unknown suite", m => m["policy"]!["tiers"] = new JsonArray(new JsonObject { ["name"] = "smoke", ["suites"] = new JsonArray("smoke", "full") }),
+            "$.policy.tiers[0].suites[1]", "unknown suite 'full': expected one of the matrix's suites: smoke");
+        yield return Case("a suite in two tiers", m => m["policy"]!["tiers"] = new JsonArray(
+                new JsonObject { ["name"] = "first", ["suites"] = new JsonArray("smoke") }, new JsonObject { ["name"] = "second", ["suites"] = new JsonArray("smoke") }),
+            "$.policy.tiers[1].suites[0]", "suite 'smoke' is already in tier 'first'");
+        yield return Case("a boot-time limit without a limit", m => m["policy"]!["bootTimes"] = new JsonArray(new JsonObject { ["metric"] = "boot.ssh_login", ["family"] = "azurelinux" }),
+            "$.policy.bootTimes[0]", "expected a limit: p50, p95 or both");
+        yield return Case("flake reruns out of range", m => m["policy"]!["flakes"] = new JsonObject { ["reruns"] = 9 }, "$.policy.flakes.reruns", "expected a number ≤ 5, got 9");
+        yield return Case("a rerun machine that is neither fresh nor same", m => m["policy"]!["flakes"] = new JsonObject { ["machine"] = "any" },
+            "$.policy.flakes.machine", "expected one of \"fresh\", \"same\", got \"any\"");
+        yield return Case("a quarantine of an unknown test", m => m["policy"]!["quarantine"] = new JsonArray(new JsonObject { ["test"] = "smoke/ntp", ["reason"] = "flaky", ["until"] = "2026-12-31" }),
+            "$.policy.quarantine[0].test", "unknown test 'ntp' in suite 'smoke'");
+        yield return Case("a quarantine without an expiry", m => m["policy"]!["quarantine"] = new JsonArray(new JsonObject { ["test"] = "smoke/disk", ["reason"] = "flaky" }),
+            "$.policy.quarantine[0].until", "required field is missing");
+        yield return Case("a quarantine expiry that is not a date", m => m["policy"]!["quarantine"] = new JsonArray(new JsonObject { ["test"] = "smoke/disk", ["reason"] = "flaky", ["until"] = "next week" }),
+            "$.policy.quarantine[0].until", "expected a date YYYY-MM-DD");
+        yield return Case("a waiver without who accepted it", m => m["policy"]!["waivers"] = new JsonArray(new JsonObject { ["test"] = "smoke/disk", ["reason"] = "known", ["until"] = "2026-12-31" }),
+            "$.policy.waivers[0].by", "required field is missing");
+        yield return Case("a waiver scope with an unknown field", m => m["policy"]!["waivers"] = new JsonArray(new JsonObject
+            {
+                ["test"] = "smoke/disk", ["reason"] = "known", ["by"] = "rm", ["until"] = "2026-12-31", ["scope"] = new JsonObject { ["zone"] = "1" },
+            }), "$.policy.waivers[0].scope.zone", "unknown field 'zone'; expected one of: cell, image, sku, region, family, arch");
+        yield return Case("both an inline policy and a policy file", m => m["policyFile"] = "policy.json", "$.policyFile", "expected either an inline 'policy' or a 'policyFile', not both");
+        yield return Case("a missing policy file", m => { m.Remove("policy"); m["policyFile"] = "release.json"; }, "$.policyFile", "'release.json' does not exist next to the matrix");
+        yield return Case("an invalid policy file", m => { m.Remove("policy"); m["policyFile"] = "policy-bad.json"; }, "$.waivers[0].test", "unknown suite 'boot'", file: "policy-bad.json");
         yield return Case("a suite.json with a missing timeout", m => { m["suites"] = new JsonArray("broken"); m.Remove("policy"); }, "$.tests[0].timeoutSeconds", "required field is missing", file: "suites/broken/suite.json");
     }
 
@@ -109,6 +134,26 @@ public sealed class MatrixValidationTests
         var loaded = MatrixLoader.Load(workspace.WriteJson("matrix.json", Base()));
         Assert.That(loaded.Skus.Keys, Is.EquivalentTo(new[] { "Standard_D2s_v5", "Standard_D2ps_v6" }));
         Assert.That(loaded.Suites["smoke"].Suite.Tests.Select(t => t.Id), Is.EqualTo(new[] { "kernel", "disk" }));
+    }
+
+    [Test]
+    public void Reads_the_policy_from_the_file_the_matrix_names()
+    {
+        using var workspace = Workspace();
+        workspace.Write("release-policy.json", """
+            { "advisory": ["smoke/disk"], "tiers": [ { "name": "smoke", "suites": ["smoke"] } ], "flakes": { "reruns": 2, "machine": "same" },
+              "quarantine": [ { "test": "smoke/kernel", "reason": "bug", "until": "2026-12-31", "bug": "https://bugs.example/1", "scope": { "arch": "arm64" } } ] }
+            """);
+        var matrix = Base();
+        matrix.Remove("policy");
+        matrix["policyFile"] = "release-policy.json";
+
+        var policy = MatrixLoader.Load(workspace.WriteJson("matrix.json", matrix)).Definition.Policy;
+
+        Assert.That(policy.IsBlocking("smoke", "disk", declared: true), Is.False);
+        Assert.That((policy.Flakes.Reruns, policy.Flakes.Machine), Is.EqualTo((2, RerunMachine.Same)));
+        Assert.That(policy.Quarantine.Single(), Is.EqualTo(new Exemption("smoke/kernel", "bug", new DateOnly(2026, 12, 31), "https://bugs.example/1", Scope: new CellScope(Arch: Arch.Arm64))));
+        Assert.That(policy.TierOf("smoke"), Is.EqualTo(0));
     }
 
     [Test]
@@ -168,6 +213,7 @@ public sealed class MatrixValidationTests
         workspace.Write("suites/smoke/disk.sh", "#!/bin/sh\ndf /\n");
         workspace.Write("suites/broken/suite.json", """{ "tests": [ { "id": "kernel", "script": "kernel.sh" } ] }""");
         workspace.Write("suites/broken/kernel.sh", "#!/bin/sh\n");
+        workspace.Write("policy-bad.json", """{ "waivers": [ { "test": "boot/console", "reason": "known", "by": "rm", "until": "2026-12-31" } ] }""");
         workspace.Write("catalog-bad.json", """{ "skus": [ { "name": "Standard_D2s_v5", "arch": "x86", "vcpus": 2, "memoryGiB": 8 } ] }""");
         return workspace;
     }
