@@ -315,6 +315,7 @@ public sealed partial class RunGrain(
                 LogStartFailed(logger, runId, cell.Name, e.Message);
             }
         }));
+        await CompleteIfDoneAsync();
     }
 
     /// <summary>
@@ -376,7 +377,8 @@ public sealed partial class RunGrain(
 
     private Task CompleteIfDoneAsync()
     {
-        if (!Open || _ending is not null || state.State.Cells.Values.Any(c => !c.State.IsTerminal())) return Task.CompletedTask;
+        // An ending that failed (the ledger was unreachable) is tried again: by the next call, the watchdog or the reminder.
+        if (!Open || _ending is { IsFaulted: false } || state.State.Cells.Values.Any(c => !c.State.IsTerminal())) return Task.CompletedTask;
         // In the background: removing a cloud resource group takes minutes, longer than a grain call may.
         _ending = EndAsync();
         return Task.CompletedTask;
@@ -399,7 +401,16 @@ public sealed partial class RunGrain(
             state.State.LeftOvers = [new LeftOver(runSpec.RunId, "run", runSpec.RunId, null, $"ending the run failed, its resources may be alive until the reaper removes them: {e.Message}")];
         }
         var endedAt = DateTimeOffset.UtcNow;
-        var verdict = await DecideAsync(await ReportCellsAsync());
+        RunVerdict verdict;
+        try
+        {
+            verdict = await DecideAsync(await ReportCellsAsync());
+        }
+        catch (Exception e)
+        {
+            LogVerdictFailed(logger, e, runSpec.RunId);
+            throw;
+        }
         await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt, endedAt, verdict.Status), CancellationToken.None);
         state.State.EndedAt = endedAt;
         state.State.Verdict = verdict;
@@ -434,6 +445,9 @@ public sealed partial class RunGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "run {Run}: ending the run with its provider failed")]
     private static partial void LogEndFailed(ILogger logger, Exception exception, string run);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "run {Run}: its verdict could not be decided (the ledger failed); tried again by the watchdog")]
+    private static partial void LogVerdictFailed(ILogger logger, Exception exception, string run);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "run {Run}: cell {Cell} could not be started ({Error}); the watchdog tries again")]
     private static partial void LogStartFailed(ILogger logger, string run, string cell, string error);

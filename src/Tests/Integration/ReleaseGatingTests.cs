@@ -80,6 +80,32 @@ public sealed class ReleaseGatingTests : IntegrationFixture
     }
 
     [Test]
+    public async Task A_tier_runs_only_after_the_earlier_tier_passed_and_the_policy_rerun_runs_what_it_kept_from_running()
+    {
+        using var scenario = new Scenario().Host(Hosts[0], "h1");
+        scenario.Workspace.Suite("first", Flip);
+        scenario.Workspace.Suite("second", Fine);
+        scenario.WriteMatrix(["second", "first"], policy: new JsonObject
+        {
+            ["tiers"] = new JsonArray(new JsonObject { ["name"] = "quick", ["suites"] = new JsonArray("first") }),
+            ["flakes"] = new JsonObject { ["reruns"] = 1 },
+        });
+
+        var result = await scenario.RunAsync();
+
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.Pass), result.ToString());
+        var attempts = scenario.Report().Cells.Single().Attempts;
+        Assert.Multiple(() =>
+        {
+            Assert.That(attempts[0].Tests.Select(t => (t.Id, t.Outcome)), Is.EqualTo(new[] { ("first/flip", TestOutcome.Failed), ("second/fine", TestOutcome.Skipped) }),
+                "the tier runs first, whatever the matrix's order; the rest waits for it");
+            Assert.That(attempts[0].Tests[1].Reason, Is.EqualTo("not run: tier 'quick' had blocking failures (first/flip)"));
+            Assert.That(attempts[1].Scope, Is.EqualTo(new[] { "first/flip", "second/fine" }));
+            Assert.That(attempts[1].Tests.Select(t => (t.Id, t.Outcome)), Is.EqualTo(new[] { ("first/flip", TestOutcome.Passed), ("second/fine", TestOutcome.Passed) }));
+        });
+    }
+
+    [Test]
     public async Task Same_machine_reruns_and_flaky_tests_that_block_by_policy()
     {
         using var scenario = new Scenario().Host(Hosts[0], "h1");
