@@ -8,7 +8,7 @@ namespace TestGrid.Client.Commands;
 /// <summary>Follows a run to its end (live grid or plain lines), then writes its reports and prints its verdict: what run, resume and watch share.</summary>
 internal static class RunFollower
 {
-    /// <param name="reportsFolder">Where verdict.json and junit.xml go; null writes none.</param>
+    /// <param name="reportsFolder">Where verdict.json, junit.xml and summary.md go; null writes none.</param>
     /// <param name="cancelOnInterrupt">Ctrl-C cancels the run (its machines are torn down), as for the command that started it; else Ctrl-C only stops watching.</param>
     /// <returns>The verdict's exit code; <see cref="Verdict.ExitCodes.Incomplete"/> when watching stopped before the end.</returns>
     public static async Task<int> FollowAsync(CliConsole console, IRunGrain run, RunSpec spec, bool json, string? reportsFolder, bool cancelOnInterrupt, CancellationToken cancellationToken)
@@ -74,5 +74,7 @@ internal static class RunFollower
             await JsonSerializer.SerializeAsync(file, report, TestGridJsonContext.Default.RunReport).ConfigureAwait(false);
         await using (var file = File.Create(Path.Combine(outputRoot, "junit.xml")))
             JUnitReport.Write(report, file);
+        await using (var file = File.Create(Path.Combine(outputRoot, MarkdownSummary.FileName)))
+            MarkdownSummary.Write(report, file);
     }
 }

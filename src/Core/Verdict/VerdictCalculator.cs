@@ -72,7 +72,7 @@ public static class VerdictCalculator
                     if (!record.Flaky) continue;
                     var firstFailure = record.Runs.First(r => r.Failed);
                     var flake = Reason(ReasonKind.Flaky, cell, record, $"flaky: {Describe(firstFailure)} in {TestRecord.Where(firstFailure)}, passed in {TestRecord.Where(record.Runs[^1])}",
-                        FailedResult(cell, firstFailure));
+                        ResultOf(cell, record.Id, firstFailure));
                     if (test.Blocking && policy.Flakes.FlakyBlocks)
                     {
                         reasons.Add(flake with { Note = "the policy blocks on flaky blocking tests (flakes.flakyBlocks)" });
@@ -246,9 +246,9 @@ public static class VerdictCalculator
         Artifacts = cell.Attempts.FirstOrDefault(a => a.Number == record.LatestAttempt)?.Artifacts,
     };
 
-    /// <summary>The failing run's result, for its output and log.</summary>
-    private static TestResult? FailedResult(CellReport cell, TestRun run) =>
-        cell.Attempts.FirstOrDefault(a => a.Number == run.Attempt)?.Tests.FirstOrDefault(t => t.Rerun == run.Rerun && t.Outcome == run.Outcome);
+    /// <summary>The result of one run of test <paramref name="test"/> (<c>suite/test</c>) of the cell, for its output and log.</summary>
+    internal static TestResult? ResultOf(CellReport cell, string test, TestRun run) =>
+        cell.Attempts.FirstOrDefault(a => a.Number == run.Attempt)?.Tests.FirstOrDefault(t => t.Id == test && t.Rerun == run.Rerun);
 
     private static string Describe(TestRun run) => run.Outcome == TestOutcome.TimedOut ? "timed out" : "failed";
 

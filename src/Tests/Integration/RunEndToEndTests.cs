@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Xml.Linq;
+using TestGrid.Reports;
 using TestGrid.Results;
 using TestGrid.Tests.Support;
 using TestGrid.Verdict;
@@ -69,7 +70,17 @@ public sealed class RunEndToEndTests : IntegrationFixture
             Assert.That(reason.Message, Does.Contain("exit code 1"));
             Assert.That(reason.Excerpt, Does.Contain("quota check failed: /var has 3 MiB free, expected 100"));
             Assert.That(result.Out, Does.Contain("checks/disk-quota").And.Contain("| quota check failed"));
+            Assert.That(File.ReadAllText(Path.Combine(scenario.Output, MarkdownSummary.FileName)), Does.Contain("### Why FAIL").And.Contain("checks/disk-quota"));
         });
+
+        // status --cell: the cell's attempts and each test's outcome, classified as the verdict classifies it.
+        var data = scenario.Workspace.Path(".testgrid");
+        var cell = await CliRunner.RunAsync("status", scenario.RunId, "--cell", "debian12/h2/lab", "--data", data);
+        Assert.That(cell.ExitCode, Is.EqualTo(ExitCodes.Fail), cell.ToString());
+        Assert.That(cell.Out, Does.Contain("attempt 1").And.Match(@"checks/disk-quota\s+failed\s+blocking"));
+        var unknown = await CliRunner.RunAsync("status", scenario.RunId, "--cell", "debian12/h9/lab", "--data", data);
+        Assert.That(unknown.ExitCode, Is.EqualTo(ExitCodes.InvalidInput), unknown.ToString());
+        Assert.That(unknown.Error, Does.Contain("no cell 'debian12/h9/lab'").And.Contain("debian12/h1/lab"));
     }
 
     [Test]
