@@ -97,9 +97,9 @@ public sealed record RerunRequest
 [GenerateSerializer, Immutable, Alias("testgrid.cell-rerun")]
 public sealed record CellRerun([property: Id(0)] string CellId, [property: Id(1)] ImmutableArray<string> Tests);
 
-/// <summary>Whether a rerun was accepted, or why not; its round number.</summary>
+/// <summary>Whether a rerun was accepted, or why not; its round number, and the run's last event before it (a follower shows what comes after).</summary>
 [GenerateSerializer, Immutable, Alias("testgrid.rerun-reply")]
-public sealed record RerunReply([property: Id(0)] bool Accepted, [property: Id(1)] string? Refusal, [property: Id(2)] int Round);
+public sealed record RerunReply([property: Id(0)] bool Accepted, [property: Id(1)] string? Refusal, [property: Id(2)] int Round, [property: Id(3)] int AfterEvent = 0);
 
 /// <summary>A cell's state change; the attempts themselves are in the results ledger.</summary>
 [GenerateSerializer, Immutable, Alias("testgrid.cell-update")]

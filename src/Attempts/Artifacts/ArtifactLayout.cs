@@ -5,7 +5,7 @@ namespace TestGrid.Attempts.Artifacts;
 
 /// <summary>
 /// Where a run's files go below its output folder:
-/// <c>verdict.json</c>, <c>junit.xml</c>, and <c>cells/&lt;name&gt;-&lt;id&gt;/attempt-&lt;n&gt;/</c> with
+/// <c>verdict.json</c>, <c>junit.xml</c>, <c>summary.md</c>, and <c>cells/&lt;name&gt;-&lt;id&gt;/attempt-&lt;n&gt;/</c> with
 /// <c>attempt.log</c>, <c>result.json</c> and <c>tests/&lt;suite&gt;/&lt;test&gt;.log</c>.
 /// </summary>
 public static class ArtifactLayout

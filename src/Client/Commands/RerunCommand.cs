@@ -72,7 +72,7 @@ internal static class RerunCommand
                     : $"run {spec.RunId}: rerun {reply.Round} ({trigger}) of {selection.Length} cell(s): "
                       + string.Join(", ", selection.Select(s => report.Cells.First(c => c.Cell.Id == s.CellId).Cell.Name + (s.Tests.IsEmpty ? "" : $" [{string.Join(", ", s.Tests)}]"))));
                 var reports = parse.GetValue(outDir) ?? (target.IsCluster(parse) ? null : spec.OutputRoot);
-                var code = await RunFollower.FollowAsync(console, run, spec, json, reports, cancelOnInterrupt: true, cancellationToken).ConfigureAwait(false);
+                var code = await RunFollower.FollowAsync(console, run, spec, json, reports, cancelOnInterrupt: true, cancellationToken, reply.AfterEvent).ConfigureAwait(false);
                 log.WriteLine($"rerun {reply.Round}: {(DateTimeOffset.UtcNow - started).TotalSeconds:0.0} s from the request to the new verdict");
                 return code;
             }

@@ -13,7 +13,7 @@ namespace TestGrid.Client.Commands;
 
 /// <summary>
 /// <c>testgrid run [matrix.json] --inventory hosts.json</c>: plans, runs every cell on the embedded engine (or, with
-/// <c>--cluster</c>, submits the run to a cluster) with live progress, writes verdict.json, junit.xml and per-attempt
+/// <c>--cluster</c>, submits the run to a cluster) with live progress, writes verdict.json, junit.xml, summary.md and per-attempt
 /// logs, prints the verdict and exits with its code.
 /// </summary>
 internal static class RunCommand
@@ -25,7 +25,7 @@ internal static class RunCommand
         var provider = CommonOptions.Provider();
         var images = CommonOptions.Images();
         var inventory = new Option<string?>("--inventory", "-i") { Description = "Static hosts to run on (JSON; see README). Implies --provider static." };
-        var outDir = new Option<string?>("--out") { Description = "Folder for verdict.json, junit.xml and attempt logs. Default: results/<run id>." };
+        var outDir = new Option<string?>("--out") { Description = "Folder for verdict.json, junit.xml, summary.md and attempt logs. Default: results/<run id>." };
         var parallel = CommonOptions.Parallel();
         var azure = CommonOptions.Azure();
         var runId = new Option<string?>("--run-id") { Description = "Name the run (letters, digits, '-', '_'). Default: time-based." };

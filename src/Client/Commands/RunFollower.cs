@@ -10,13 +10,15 @@ internal static class RunFollower
 {
     /// <param name="reportsFolder">Where verdict.json, junit.xml and summary.md go; null writes none.</param>
     /// <param name="cancelOnInterrupt">Ctrl-C cancels the run (its machines are torn down), as for the command that started it; else Ctrl-C only stops watching.</param>
+    /// <param name="afterEvent">Show the run's events after this one (a rerun shows its own).</param>
     /// <returns>The verdict's exit code; <see cref="Verdict.ExitCodes.Incomplete"/> when watching stopped before the end.</returns>
-    public static async Task<int> FollowAsync(CliConsole console, IRunGrain run, RunSpec spec, bool json, string? reportsFolder, bool cancelOnInterrupt, CancellationToken cancellationToken)
+    public static async Task<int> FollowAsync(CliConsole console, IRunGrain run, RunSpec spec, bool json, string? reportsFolder, bool cancelOnInterrupt,
+        CancellationToken cancellationToken, int afterEvent = 0)
     {
         var log = json ? console.Error : console.Out;
         IProgressView view = console.Interactive && !json ? new LiveGridView(console.Ansi) : new PlainProgressView(log);
         var ended = false;
-        await view.ShowAsync(spec, async update => ended = await PollAsync(run, update, cancelOnInterrupt, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        await view.ShowAsync(spec, async update => ended = await PollAsync(run, update, afterEvent, cancelOnInterrupt, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
         if (!ended)
         {
             log.WriteLine($"stopped watching run {spec.RunId}; it goes on in the cluster (testgrid watch {spec.RunId} --cluster ...)");
@@ -34,9 +36,9 @@ internal static class RunFollower
     /// Polls the run's events until it ends (true). On Ctrl-C either asks the run to cancel and waits for its teardown,
     /// or stops (false). Calls that fail while the run moves to another silo are retried.
     /// </summary>
-    private static async Task<bool> PollAsync(IRunGrain run, Action<RunProgress> update, bool cancelOnInterrupt, CancellationToken cancellationToken)
+    private static async Task<bool> PollAsync(IRunGrain run, Action<RunProgress> update, int afterEvent, bool cancelOnInterrupt, CancellationToken cancellationToken)
     {
-        var seen = 0;
+        var seen = afterEvent;
         var cancelled = false;
         while (true)
         {

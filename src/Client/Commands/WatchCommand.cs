@@ -17,7 +17,7 @@ internal static class WatchCommand
         var runId = ResumeCommand.RunIdArgument();
         var target = new EngineTarget();
         var output = CommonOptions.Output();
-        var outDir = new Option<string?>("--out") { Description = "Also write verdict.json and junit.xml into this folder when the run ends." };
+        var outDir = new Option<string?>("--out") { Description = "Also write verdict.json, junit.xml and summary.md into this folder when the run ends." };
         var command = new Command("watch", "Follow a run until it ends and print its verdict. Exit code: the verdict's (0 PASS, 1 FAIL, 2 INCOMPLETE or stopped watching); 3 when the run is unknown.")
         {
             runId, output, outDir,

@@ -232,6 +232,7 @@ public sealed partial class RunGrain(
             await spec.WriteStateAsync();
         }
         var round = ++state.State.Round;
+        var afterEvent = _events.Count > 0 ? _events[^1].Sequence : 0;
         foreach (var rerun in request.Cells)
         {
             var status = state.State.Cells[rerun.CellId];
@@ -262,7 +263,7 @@ public sealed partial class RunGrain(
         }
         await DispatchAsync();
         await CompleteIfDoneAsync();
-        return new RerunReply(true, null, round);
+        return new RerunReply(true, null, round, afterEvent);
     }
 
     public async Task CancelAsync(string reason)
