@@ -22,6 +22,7 @@ using System.Text.Json.Nodes;
 using Azure.Data.Tables;
 using Microsoft.Data.Sqlite;
 using TestGrid.Attempts.Artifacts;
+using TestGrid.History;
 using TestGrid.Ledger;
 using TestGrid.Matrix;
 using TestGrid.Plan;
@@ -82,7 +83,8 @@ internal sealed record LedgerBenchOptions
 /// once, a few failures, skips and timeouts), written to each store the way a run does: the run's row at its start, then
 /// per cell each attempt and the cell's final state, from N concurrent writers, then the run's row with its verdict.
 /// Before it, N smaller runs of the same matrix (one family, 5 regions) build history. Then the reads: the whole run,
-/// one test's history on one image family × SKU, and the cost of writing an attempt again.
+/// one test's history on one image family × SKU and on every one, one cell name's attempts, one family × SKU's metrics,
+/// and the cost of writing an attempt again.
 /// </summary>
 internal static class LedgerBench
 {
@@ -187,6 +189,9 @@ internal static class LedgerBench
         public string StoredAfterRewrite { get; set; } = "";
         public string Size { get; set; } = "";
         public List<(string Label, List<double> Values)> Probes { get; } = [];
+
+        /// <summary>The other history reads, repeated: label (with what they returned) and latencies.</summary>
+        public List<(string Label, List<double> Values)> OtherHistory { get; } = [];
     }
 
     /// <summary>Per-call latencies in milliseconds, by operation, from concurrent writers.</summary>
@@ -275,20 +280,29 @@ internal static class LedgerBench
 
             // One test's history on one family × SKU: the last 50 (a triage view), and all of it.
             begin = Stopwatch.GetTimestamp();
-            var entries = await reader.GetTestHistoryAsync(HistorySuite, HistoryTest, HistoryFamily, HistorySku, 50, CancellationToken.None);
+            var entries = await reader.GetTestHistoryAsync(new TestHistoryQuery(HistorySuite, HistoryTest, HistoryFamily, HistorySku, Limit: 50), CancellationToken.None);
             result.HistoryFirst50 = Stopwatch.GetElapsedTime(begin).TotalMilliseconds;
             result.HistoryReturned50 = entries.Count;
             for (var i = 0; i < Math.Max(20, options.Reads); i++)
             {
                 begin = Stopwatch.GetTimestamp();
-                await reader.GetTestHistoryAsync(HistorySuite, HistoryTest, HistoryFamily, HistorySku, 50, CancellationToken.None);
+                await reader.GetTestHistoryAsync(new TestHistoryQuery(HistorySuite, HistoryTest, HistoryFamily, HistorySku, Limit: 50), CancellationToken.None);
                 result.History50.Add(Stopwatch.GetElapsedTime(begin).TotalMilliseconds);
                 begin = Stopwatch.GetTimestamp();
-                entries = await reader.GetTestHistoryAsync(HistorySuite, HistoryTest, HistoryFamily, HistorySku, 10_000, CancellationToken.None);
+                entries = await reader.GetTestHistoryAsync(new TestHistoryQuery(HistorySuite, HistoryTest, HistoryFamily, HistorySku, Limit: 10_000), CancellationToken.None);
                 result.HistoryAll.Add(Stopwatch.GetElapsedTime(begin).TotalMilliseconds);
             }
             result.HistoryReturnedAll = entries.Count;
             if (entries.Count != expectedHistory) throw new InvalidOperationException($"{store}: history has {entries.Count} entries, expected {expectedHistory}");
+
+            // The other history reads: the test on every family × SKU (the default limit), one cell name's attempts, the metrics baselines read.
+            var named = history[0].Cells[0].Cell.Name;
+            await MeasureReadsAsync(result, options, $"GetTestHistoryAsync {HistorySuite}/{HistoryTest}, every family × SKU, limit {TestHistoryQuery.DefaultLimit}",
+                () => reader.GetTestHistoryAsync(new TestHistoryQuery(HistorySuite, HistoryTest), CancellationToken.None));
+            await MeasureReadsAsync(result, options, $"GetCellHistoryAsync {named}, limit 50",
+                () => reader.GetCellHistoryAsync(named, null, 50, CancellationToken.None));
+            await MeasureReadsAsync(result, options, $"GetMetricHistoryAsync {HistoryFamily} × {HistorySku}, limit 50",
+                () => reader.GetMetricHistoryAsync(HistoryFamily, HistorySku, main.RunId, 50, CancellationToken.None));
 
             // Idempotence, one call at a time: attempts written for the first time (a new run), the same written again,
             // and attempts of the 1,000-cell run written again in place.
@@ -339,6 +353,20 @@ internal static class LedgerBench
         {
             if (azurite is not null) await azurite.DisposeAsync();
         }
+    }
+
+    /// <summary>One read, timed first and then repeated (as the one-test history is), with how many rows it returned.</summary>
+    private static async Task MeasureReadsAsync<T>(StoreResult result, LedgerBenchOptions options, string label, Func<Task<IReadOnlyList<T>>> read)
+    {
+        var times = new List<double>();
+        var count = 0;
+        for (var i = 0; i < Math.Max(20, options.Reads); i++)
+        {
+            var begin = Stopwatch.GetTimestamp();
+            count = (await read()).Count;
+            times.Add(Stopwatch.GetElapsedTime(begin).TotalMilliseconds);
+        }
+        result.OtherHistory.Add(($"{label} ({count} returned)", times));
     }
 
     /// <summary>A run written as a run writes it: its row, then per cell its attempts in order and its final state, from concurrent writers, then its row with the verdict.</summary>
@@ -450,6 +478,11 @@ internal static class LedgerBench
         lines.Add(Row($"  limit 50, first ({r.HistoryReturned50} entries)", [r.HistoryFirst50]));
         lines.Add(Row($"  limit 50, repeated", r.History50));
         lines.Add(Row($"  all ({r.HistoryReturnedAll} entries), repeated", r.HistoryAll));
+        foreach (var (label, values) in r.OtherHistory)
+        {
+            lines.Add($"   {label}:");
+            lines.Add(Row("  first, then repeated", values));
+        }
         lines.Add("   RecordAttemptAsync one call at a time (idempotence):");
         lines.Add(Row("  first write (a new run)", r.SerialFirst));
         lines.Add(Row("  the same attempts written again", r.SerialRewrite));

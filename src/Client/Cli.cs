@@ -28,6 +28,7 @@ public static class Cli
             StatusCommand.Create(console),
             WatchCommand.Create(console),
             JanitorCommand.Create(console),
+            HistoryCommand.Create(console),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using TestGrid.Azure;
+using TestGrid.History;
 using TestGrid.Inventory;
 using TestGrid.Matrix;
 using TestGrid.Plan;
@@ -12,7 +13,7 @@ namespace TestGrid;
 
 /// <summary>
 /// The one JSON contract of the domain, source-generated: input files, <c>plan --output json</c>, <c>verdict.json</c>,
-/// and (through Orleans' JSON codec) the domain values that travel between grains.
+/// <c>history --output json</c>, and (through Orleans' JSON codec) the domain values that travel between grains.
 /// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
@@ -37,6 +38,11 @@ namespace TestGrid;
 [JsonSerializable(typeof(Verdict.RunVerdict))]
 [JsonSerializable(typeof(IReadOnlyList<Input.InputError>))]
 [JsonSerializable(typeof(IReadOnlyList<LeftOver>))]
+[JsonSerializable(typeof(TestHistoryQuery))]
+[JsonSerializable(typeof(IReadOnlyList<TestHistoryEntry>))]
+[JsonSerializable(typeof(IReadOnlyList<CellHistoryEntry>))]
+[JsonSerializable(typeof(TestHistoryReport))]
+[JsonSerializable(typeof(CellHistoryReport))]
 public sealed partial class TestGridJsonContext : JsonSerializerContext;
 
 public static class TestGridJson

@@ -35,6 +35,11 @@ internal static class LedgerPayload
 
     public static AttemptResult ReadAttempt(string json) => JsonSerializer.Deserialize(json, Context.AttemptResult)!;
 
+    /// <summary>An attempt's metrics on their own (the metric history's rows): take them from the stored attempt, <see cref="ReadAttempt"/>(<see cref="Attempt"/>).</summary>
+    public static string Metrics(IReadOnlyDictionary<string, double> metrics) => JsonSerializer.Serialize(metrics, Context.IReadOnlyDictionaryStringDouble);
+
+    public static IReadOnlyDictionary<string, double> ReadMetrics(string json) => JsonSerializer.Deserialize(json, Context.IReadOnlyDictionaryStringDouble)!;
+
     public static string Test(TestResult test)
     {
         var json = JsonSerializer.Serialize(test, Context.TestResult);

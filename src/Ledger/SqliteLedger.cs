@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
+using TestGrid.History;
 using TestGrid.Matrix;
 using TestGrid.Plan;
 using TestGrid.Results;
@@ -10,14 +11,21 @@ namespace TestGrid.Ledger;
 /// <summary>
 /// The default ledger: one SQLite file (<see cref="FileName"/> in <see cref="DefaultFolder"/>), created with its schema on first use, in WAL mode.
 /// Primary keys make every write an upsert: runs by id, cells by (run, cell), attempts by (run, cell, attempt), tests
-/// by (run, cell, attempt, suite, test). Test rows carry the cell's image family, SKU and the attempt's start, and an
-/// index on (suite, test, family, sku, started) serves the history query. Writes from this instance are serialised;
-/// other processes wait on SQLite's busy timeout.
+/// by (run, cell, attempt, suite, test, rerun). Rows carry what the history reads filter and order by, each served by
+/// an index: test rows the cell's image family, SKU and the attempt's start and outcome ((suite, test, family, sku,
+/// started) and (suite, test, started)); attempt rows the cell's name, family and SKU, the outcome and the start
+/// ((name, started) for a cell's history, (family, sku, outcome, started) for metrics). Writes from this instance
+/// are serialised; other processes wait on SQLite's busy timeout. A file of an older schema is migrated on first use,
+/// in one transaction (<see cref="SchemaVersion"/>).
 /// </summary>
 public sealed class SqliteLedger : IResultLedger
 {
-    /// <summary>The schema this code writes; a file with a newer one is refused.</summary>
-    public const int SchemaVersion = 1;
+    /// <summary>
+    /// The schema this code writes; a file with a newer one is refused, an older one is migrated. 1: tests keyed by
+    /// (run, cell, attempt, suite, test). 2: tests keyed also by rerun and carrying their attempt's outcome; attempts
+    /// carry the cell's name, family and SKU, their outcome and start ticks, for the cell and metric histories.
+    /// </summary>
+    public const int SchemaVersion = 2;
 
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writes = new(1, 1);
@@ -72,11 +80,14 @@ public sealed class SqliteLedger : IResultLedger
         {
             await UpsertCellAsync(connection, transaction, runId, cell, null, cancellationToken);
             await ExecuteAsync(connection, transaction, """
-                INSERT INTO attempts (run_id, cell_id, attempt, started_at, json) VALUES ($run, $cell, $attempt, $started, $json)
-                ON CONFLICT (run_id, cell_id, attempt) DO UPDATE SET started_at = excluded.started_at, json = excluded.json
+                INSERT INTO attempts (run_id, cell_id, attempt, name, family, sku, outcome, started_at, started_ticks, json)
+                VALUES ($run, $cell, $attempt, $name, $family, $sku, $outcome, $started, $ticks, $json)
+                ON CONFLICT (run_id, cell_id, attempt) DO UPDATE SET name = excluded.name, family = excluded.family, sku = excluded.sku,
+                    outcome = excluded.outcome, started_at = excluded.started_at, started_ticks = excluded.started_ticks, json = excluded.json
                 """, cancellationToken,
-                ("$run", runId), ("$cell", cell.Id), ("$attempt", attempt.Number), ("$started", Time(attempt.StartedAt)),
-                ("$json", LedgerPayload.Attempt(attempt)));
+                ("$run", runId), ("$cell", cell.Id), ("$attempt", attempt.Number), ("$name", cell.Name), ("$family", cell.Image.Family),
+                ("$sku", cell.Sku.Name), ("$outcome", attempt.Outcome.ToString()), ("$started", Time(attempt.StartedAt)),
+                ("$ticks", attempt.StartedAt.UtcTicks), ("$json", LedgerPayload.Attempt(attempt)));
             // A rewrite replaces the attempt's tests as a whole: none of an earlier write's tests linger.
             await ExecuteAsync(connection, transaction, "DELETE FROM tests WHERE run_id = $run AND cell_id = $cell AND attempt = $attempt",
                 cancellationToken, ("$run", runId), ("$cell", cell.Id), ("$attempt", attempt.Number));
@@ -84,20 +95,21 @@ public sealed class SqliteLedger : IResultLedger
             {
                 var test = attempt.Tests[i];
                 await ExecuteAsync(connection, transaction, """
-                    INSERT INTO tests (run_id, cell_id, attempt, suite, test, seq, family, sku, image_id, image_version, region, arch,
-                                       outcome, duration_ticks, started_at, started_ticks, log, json)
-                    VALUES ($run, $cell, $attempt, $suite, $test, $seq, $family, $sku, $image, $version, $region, $arch,
-                            $outcome, $duration, $started, $ticks, $log, $json)
-                    ON CONFLICT (run_id, cell_id, attempt, suite, test) DO UPDATE SET seq = excluded.seq, family = excluded.family,
+                    INSERT INTO tests (run_id, cell_id, attempt, suite, test, rerun, seq, family, sku, image_id, image_version, region, arch,
+                                       attempt_outcome, outcome, duration_ticks, started_at, started_ticks, log, json)
+                    VALUES ($run, $cell, $attempt, $suite, $test, $rerun, $seq, $family, $sku, $image, $version, $region, $arch,
+                            $attemptOutcome, $outcome, $duration, $started, $ticks, $log, $json)
+                    ON CONFLICT (run_id, cell_id, attempt, suite, test, rerun) DO UPDATE SET seq = excluded.seq, family = excluded.family,
                         sku = excluded.sku, image_id = excluded.image_id, image_version = excluded.image_version, region = excluded.region,
-                        arch = excluded.arch, outcome = excluded.outcome, duration_ticks = excluded.duration_ticks,
-                        started_at = excluded.started_at, started_ticks = excluded.started_ticks, log = excluded.log, json = excluded.json
+                        arch = excluded.arch, attempt_outcome = excluded.attempt_outcome, outcome = excluded.outcome,
+                        duration_ticks = excluded.duration_ticks, started_at = excluded.started_at, started_ticks = excluded.started_ticks,
+                        log = excluded.log, json = excluded.json
                     """, cancellationToken,
                     ("$run", runId), ("$cell", cell.Id), ("$attempt", attempt.Number), ("$suite", test.Suite), ("$test", test.Test),
-                    ("$seq", i), ("$family", cell.Image.Family), ("$sku", cell.Sku.Name), ("$image", cell.Image.Id),
+                    ("$rerun", test.Rerun), ("$seq", i), ("$family", cell.Image.Family), ("$sku", cell.Sku.Name), ("$image", cell.Image.Id),
                     ("$version", cell.Image.Version), ("$region", cell.Region), ("$arch", cell.Arch.ToString()),
-                    ("$outcome", test.Outcome.ToString()), ("$duration", test.Duration.Ticks), ("$started", Time(attempt.StartedAt)),
-                    ("$ticks", attempt.StartedAt.UtcTicks), ("$log", test.Log), ("$json", LedgerPayload.Test(test)));
+                    ("$attemptOutcome", attempt.Outcome.ToString()), ("$outcome", test.Outcome.ToString()), ("$duration", test.Duration.Ticks),
+                    ("$started", Time(attempt.StartedAt)), ("$ticks", attempt.StartedAt.UtcTicks), ("$log", test.Log), ("$json", LedgerPayload.Test(test)));
             }
         }, cancellationToken);
     }
@@ -171,30 +183,101 @@ public sealed class SqliteLedger : IResultLedger
             [.. cells.Select(c => new LedgerCell(c.Cell, c.State, c.Detail, attempts.GetValueOrDefault(c.Cell.Id) ?? []))]);
     }
 
-    public Task<IReadOnlyList<CellHistoryEntry>> GetCellHistoryAsync(string cellName, DateTimeOffset? since, int limit, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("TODO(ledger helper)");
-
-    public Task<IReadOnlyList<AttemptMetrics>> GetMetricHistoryAsync(string family, string sku, string? exceptRunId, int limit, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("TODO(ledger helper)");
-
-    public async Task<IReadOnlyList<TestHistoryEntry>> GetTestHistoryAsync(string suite, string test, string family, string sku, int limit,
-        CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<CellHistoryEntry>> GetCellHistoryAsync(string cellName, DateTimeOffset? since, int limit, CancellationToken cancellationToken)
     {
+        ArgumentException.ThrowIfNullOrEmpty(cellName);
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
         if (limit == 0) return [];
         await using var connection = await OpenAsync(cancellationToken);
-        await using var reader = await QueryAsync(connection, null, """
-            SELECT run_id, cell_id, image_id, image_version, region, arch, attempt, outcome, duration_ticks, started_at, log
-            FROM tests WHERE suite = $suite AND test = $test AND family = $family AND sku = $sku
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        // The attempts picked (index attempts_by_name), in both queries: first their tests, then the attempts with their cells.
+        var picked = $"""
+            SELECT run_id, cell_id, attempt, started_ticks, json FROM attempts WHERE name = $name{(since is null ? "" : " AND started_ticks >= $since")}
             ORDER BY started_ticks DESC, run_id, cell_id, attempt LIMIT $limit
-            """, cancellationToken, ("$suite", suite), ("$test", test), ("$family", family), ("$sku", sku), ("$limit", limit));
+            """;
+        (string, object?)[] parameters = [("$name", cellName), ("$since", since?.UtcTicks), ("$limit", limit)];
+
+        var tests = new Dictionary<(string Run, string Cell, int Attempt), List<TestResult>>();
+        await using (var reader = await QueryAsync(connection, transaction, $"""
+                         WITH picked AS ({picked})
+                         SELECT t.run_id, t.cell_id, t.attempt, t.json FROM picked p
+                         JOIN tests t ON t.run_id = p.run_id AND t.cell_id = p.cell_id AND t.attempt = p.attempt
+                         ORDER BY t.run_id, t.cell_id, t.attempt, t.seq
+                         """, cancellationToken, parameters))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var key = (reader.GetString(0), reader.GetString(1), reader.GetInt32(2));
+                if (!tests.TryGetValue(key, out var list)) tests[key] = list = [];
+                list.Add(LedgerPayload.ReadTest(reader.GetString(3)));
+            }
+        }
+
+        var entries = new List<CellHistoryEntry>();
+        await using (var reader = await QueryAsync(connection, transaction, $"""
+                         WITH picked AS ({picked})
+                         SELECT p.run_id, p.cell_id, p.attempt, p.json, c.json FROM picked p
+                         JOIN cells c ON c.run_id = p.run_id AND c.cell_id = p.cell_id
+                         ORDER BY p.started_ticks DESC, p.run_id, p.cell_id, p.attempt
+                         """, cancellationToken, parameters))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var attempt = LedgerPayload.ReadAttempt(reader.GetString(3));
+                attempt = attempt with { Tests = tests.GetValueOrDefault((reader.GetString(0), reader.GetString(1), reader.GetInt32(2))) ?? [] };
+                entries.Add(new CellHistoryEntry(reader.GetString(0), LedgerPayload.ReadCell(reader.GetString(4)), attempt));
+            }
+        }
+        return entries;
+    }
+
+    public async Task<IReadOnlyList<AttemptMetrics>> GetMetricHistoryAsync(string family, string sku, string? exceptRunId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(family);
+        ArgumentNullException.ThrowIfNull(sku);
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        if (limit == 0) return [];
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var reader = await QueryAsync(connection, null, $"""
+            SELECT run_id, cell_id, attempt, started_at, json FROM attempts
+            WHERE family = $family AND sku = $sku AND outcome = $completed{(exceptRunId is null ? "" : " AND run_id <> $except")}
+            ORDER BY started_ticks DESC, run_id, cell_id, attempt LIMIT $limit
+            """, cancellationToken, ("$family", family), ("$sku", sku), ("$completed", nameof(AttemptOutcome.Completed)),
+            ("$except", exceptRunId), ("$limit", limit));
+        var entries = new List<AttemptMetrics>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            entries.Add(new AttemptMetrics(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), ParseTime(reader.GetString(3)),
+                LedgerPayload.ReadAttempt(reader.GetString(4)).Metrics));
+        }
+        return entries;
+    }
+
+    public async Task<IReadOnlyList<TestHistoryEntry>> GetTestHistoryAsync(TestHistoryQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        query.Validate();
+        if (query.Limit == 0) return [];
+        // Indexes tests_history (suite, test, family, sku, started) and tests_by_test (suite, test, started): only the conditions given.
+        var where = "suite = $suite AND test = $test"
+                    + (query.Family is null ? "" : " AND family = $family")
+                    + (query.Sku is null ? "" : " AND sku = $sku")
+                    + (query.Since is null ? "" : " AND started_ticks >= $since");
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var reader = await QueryAsync(connection, null, $"""
+            SELECT run_id, cell_id, family, sku, image_id, image_version, region, arch, attempt, attempt_outcome, rerun, outcome,
+                   duration_ticks, started_at, log
+            FROM tests WHERE {where}
+            ORDER BY started_ticks DESC, run_id, cell_id, attempt, rerun LIMIT $limit
+            """, cancellationToken, ("$suite", query.Suite), ("$test", query.Test), ("$family", query.Family), ("$sku", query.Sku),
+            ("$since", query.Since?.UtcTicks), ("$limit", query.Limit));
         var entries = new List<TestHistoryEntry>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            entries.Add(new TestHistoryEntry(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetString(4), Enum.Parse<Arch>(reader.GetString(5)), reader.GetInt32(6),
-                Enum.Parse<TestOutcome>(reader.GetString(7)), TimeSpan.FromTicks(reader.GetInt64(8)), ParseTime(reader.GetString(9)),
-                reader.IsDBNull(10) ? null : reader.GetString(10)));
+            entries.Add(new TestHistoryEntry(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetString(6), Enum.Parse<Arch>(reader.GetString(7)), reader.GetInt32(8),
+                Enum.Parse<AttemptOutcome>(reader.GetString(9)), reader.GetInt32(10), Enum.Parse<TestOutcome>(reader.GetString(11)),
+                TimeSpan.FromTicks(reader.GetInt64(12)), ParseTime(reader.GetString(13)), reader.IsDBNull(14) ? null : reader.GetString(14)));
         }
         return entries;
     }
@@ -247,6 +330,63 @@ public sealed class SqliteLedger : IResultLedger
         }
     }
 
+    /// <summary>The schema of <see cref="SchemaVersion"/>: what a new file gets, and what a migration ends with.</summary>
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS runs (
+            run_id TEXT NOT NULL PRIMARY KEY,
+            matrix TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            status TEXT);
+        CREATE TABLE IF NOT EXISTS cells (
+            run_id TEXT NOT NULL,
+            cell_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            json TEXT NOT NULL,
+            state TEXT,
+            detail TEXT,
+            PRIMARY KEY (run_id, cell_id));
+        CREATE TABLE IF NOT EXISTS attempts (
+            run_id TEXT NOT NULL,
+            cell_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            family TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            started_ticks INTEGER NOT NULL,
+            json TEXT NOT NULL,
+            PRIMARY KEY (run_id, cell_id, attempt));
+        CREATE INDEX IF NOT EXISTS attempts_by_name ON attempts (name, started_ticks DESC);
+        CREATE INDEX IF NOT EXISTS attempts_metrics ON attempts (family, sku, outcome, started_ticks DESC);
+        CREATE TABLE IF NOT EXISTS tests (
+            run_id TEXT NOT NULL,
+            cell_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            suite TEXT NOT NULL,
+            test TEXT NOT NULL,
+            rerun INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            family TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            image_id TEXT NOT NULL,
+            image_version TEXT,
+            region TEXT NOT NULL,
+            arch TEXT NOT NULL,
+            attempt_outcome TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            duration_ticks INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            started_ticks INTEGER NOT NULL,
+            log TEXT,
+            json TEXT NOT NULL,
+            PRIMARY KEY (run_id, cell_id, attempt, suite, test, rerun));
+        CREATE INDEX IF NOT EXISTS tests_history ON tests (suite, test, family, sku, started_ticks DESC);
+        CREATE INDEX IF NOT EXISTS tests_by_test ON tests (suite, test, started_ticks DESC);
+        """;
+
     private async Task InitialiseAsync(CancellationToken cancellationToken)
     {
         await _init.WaitAsync(cancellationToken);
@@ -257,66 +397,29 @@ public sealed class SqliteLedger : IResultLedger
             await using var connection = new SqliteConnection(_connectionString);
             await connection.OpenAsync(cancellationToken);
             await ExecuteAsync(connection, null, "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL;", cancellationToken);
+            // One write transaction: another process opening the same file waits, then finds it created or migrated.
             await using var transaction = connection.BeginTransaction(deferred: false);
-            await ExecuteAsync(connection, transaction, """
-                CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS runs (
-                    run_id TEXT NOT NULL PRIMARY KEY,
-                    matrix TEXT NOT NULL,
-                    provider TEXT NOT NULL,
-                    started_at TEXT NOT NULL,
-                    ended_at TEXT,
-                    status TEXT);
-                CREATE TABLE IF NOT EXISTS cells (
-                    run_id TEXT NOT NULL,
-                    cell_id TEXT NOT NULL,
-                    name TEXT NOT NULL,
-                    json TEXT NOT NULL,
-                    state TEXT,
-                    detail TEXT,
-                    PRIMARY KEY (run_id, cell_id));
-                CREATE TABLE IF NOT EXISTS attempts (
-                    run_id TEXT NOT NULL,
-                    cell_id TEXT NOT NULL,
-                    attempt INTEGER NOT NULL,
-                    started_at TEXT NOT NULL,
-                    json TEXT NOT NULL,
-                    PRIMARY KEY (run_id, cell_id, attempt));
-                CREATE TABLE IF NOT EXISTS tests (
-                    run_id TEXT NOT NULL,
-                    cell_id TEXT NOT NULL,
-                    attempt INTEGER NOT NULL,
-                    suite TEXT NOT NULL,
-                    test TEXT NOT NULL,
-                    seq INTEGER NOT NULL,
-                    family TEXT NOT NULL,
-                    sku TEXT NOT NULL,
-                    image_id TEXT NOT NULL,
-                    image_version TEXT,
-                    region TEXT NOT NULL,
-                    arch TEXT NOT NULL,
-                    outcome TEXT NOT NULL,
-                    duration_ticks INTEGER NOT NULL,
-                    started_at TEXT NOT NULL,
-                    started_ticks INTEGER NOT NULL,
-                    log TEXT,
-                    json TEXT NOT NULL,
-                    PRIMARY KEY (run_id, cell_id, attempt, suite, test));
-                CREATE INDEX IF NOT EXISTS tests_history ON tests (suite, test, family, sku, started_ticks DESC);
-                """, cancellationToken);
+            await ExecuteAsync(connection, transaction, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", cancellationToken);
+            int? version;
             await using (var reader = await QueryAsync(connection, transaction, "SELECT max(version) FROM schema_version", cancellationToken))
             {
                 await reader.ReadAsync(cancellationToken);
-                var version = reader.IsDBNull(0) ? (int?)null : reader.GetInt32(0);
-                if (version > SchemaVersion)
-                {
-                    throw new InvalidOperationException(
-                        $"the ledger {Path} has schema version {version}; this TestGrid knows up to {SchemaVersion}: use a newer TestGrid or another ledger file");
-                }
-                if (version is null)
-                {
-                    await ExecuteAsync(connection, transaction, "INSERT INTO schema_version (version) VALUES ($v)", cancellationToken, ("$v", SchemaVersion));
-                }
+                version = reader.IsDBNull(0) ? null : reader.GetInt32(0);
+            }
+            if (version > SchemaVersion)
+            {
+                throw new InvalidOperationException(
+                    $"the ledger {Path} has schema version {version}; this TestGrid knows up to {SchemaVersion}: use a newer TestGrid or another ledger file");
+            }
+            if (version is null)
+            {
+                await ExecuteAsync(connection, transaction, Schema, cancellationToken);
+                await ExecuteAsync(connection, transaction, "INSERT INTO schema_version (version) VALUES ($v)", cancellationToken, ("$v", SchemaVersion));
+            }
+            else if (version == 1)
+            {
+                await MigrateFromVersion1Async(connection, transaction, cancellationToken);
+                await ExecuteAsync(connection, transaction, "UPDATE schema_version SET version = $v", cancellationToken, ("$v", SchemaVersion));
             }
             await transaction.CommitAsync(cancellationToken);
             _ready = true;
@@ -325,6 +428,60 @@ public sealed class SqliteLedger : IResultLedger
         {
             _init.Release();
         }
+    }
+
+    /// <summary>
+    /// Version 1 to 2, inside the caller's transaction: the attempts and tests tables are rebuilt with the new columns
+    /// and keys. An attempt's new columns come from its own JSON and its cell's (name, family, SKU, outcome, start
+    /// ticks); every test keeps its row as rerun 0 and gets its attempt's outcome.
+    /// </summary>
+    private static async Task MigrateFromVersion1Async(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, transaction, """
+            DROP INDEX IF EXISTS tests_history;
+            ALTER TABLE tests RENAME TO tests_v1;
+            ALTER TABLE attempts RENAME TO attempts_v1;
+            """, cancellationToken);
+        await ExecuteAsync(connection, transaction, Schema, cancellationToken);
+
+        await using (var insert = Command(connection, transaction, """
+                         INSERT INTO attempts (run_id, cell_id, attempt, name, family, sku, outcome, started_at, started_ticks, json)
+                         VALUES ($run, $cell, $attempt, $name, $family, $sku, $outcome, $started, $ticks, $json)
+                         """, [("$run", ""), ("$cell", ""), ("$attempt", 0), ("$name", ""), ("$family", ""), ("$sku", ""), ("$outcome", ""),
+                             ("$started", ""), ("$ticks", 0L), ("$json", "")]))
+        await using (var reader = await QueryAsync(connection, transaction, """
+                         SELECT a.run_id, a.cell_id, a.attempt, a.started_at, a.json, c.json
+                         FROM attempts_v1 a LEFT JOIN cells c ON c.run_id = a.run_id AND c.cell_id = a.cell_id
+                         """, cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var cell = reader.IsDBNull(5) ? null : LedgerPayload.ReadCell(reader.GetString(5));
+                var json = reader.GetString(4);
+                var started = reader.GetString(3);
+                insert.Parameters["$run"].Value = reader.GetString(0);
+                insert.Parameters["$cell"].Value = reader.GetString(1);
+                insert.Parameters["$attempt"].Value = reader.GetInt32(2);
+                insert.Parameters["$name"].Value = cell?.Name ?? "";
+                insert.Parameters["$family"].Value = cell?.Image.Family ?? "";
+                insert.Parameters["$sku"].Value = cell?.Sku.Name ?? "";
+                insert.Parameters["$outcome"].Value = LedgerPayload.ReadAttempt(json).Outcome.ToString();
+                insert.Parameters["$started"].Value = started;
+                insert.Parameters["$ticks"].Value = ParseTime(started).UtcTicks;
+                insert.Parameters["$json"].Value = json;
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+
+        await ExecuteAsync(connection, transaction, $"""
+            INSERT INTO tests (run_id, cell_id, attempt, suite, test, rerun, seq, family, sku, image_id, image_version, region, arch,
+                               attempt_outcome, outcome, duration_ticks, started_at, started_ticks, log, json)
+            SELECT t.run_id, t.cell_id, t.attempt, t.suite, t.test, 0, t.seq, t.family, t.sku, t.image_id, t.image_version, t.region, t.arch,
+                   coalesce(a.outcome, '{nameof(AttemptOutcome.Completed)}'), t.outcome, t.duration_ticks, t.started_at, t.started_ticks, t.log, t.json
+            FROM tests_v1 t LEFT JOIN attempts a ON a.run_id = t.run_id AND a.cell_id = t.cell_id AND a.attempt = t.attempt;
+            DROP TABLE tests_v1;
+            DROP TABLE attempts_v1;
+            """, cancellationToken);
     }
 
     private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken,

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Azure;
 using Azure.Data.Tables;
+using TestGrid.History;
 using TestGrid.Matrix;
 using TestGrid.Plan;
 using TestGrid.Results;
@@ -10,18 +11,31 @@ using TestGrid.Verdict;
 namespace TestGrid.Ledger;
 
 /// <summary>
-/// The ledger in Azure Tables. Two tables, both read one partition at a time:
+/// The ledger in Azure Tables. Two tables, every read one partition (or one range of partitions) at a time:
 /// <list type="bullet">
 /// <item>runs (<c>testgridruns</c>): partition = run id; rows <c>run</c> (the summary), <c>cell|&lt;cellId&gt;</c>,
 /// <c>attempt|&lt;cellId&gt;|&lt;nnn&gt;</c> (the attempt as JSON, without its tests) and
-/// <c>test|&lt;cellId&gt;|&lt;nnn&gt;|&lt;suite&gt;:&lt;test&gt;</c> (one test result as JSON) — everything of a run is one partition query;</item>
-/// <item>history (<c>testgridhistory</c>): partition = <c>&lt;suite&gt;:&lt;test&gt;|&lt;family&gt;|&lt;sku&gt;</c>, row key =
-/// <c>&lt;inverted ticks of the attempt's start, 19 digits&gt;|&lt;run&gt;|&lt;cell&gt;|&lt;nnn&gt;</c>, so a partition reads newest first.</item>
+/// <c>test|&lt;cellId&gt;|&lt;nnn&gt;|&lt;suite&gt;:&lt;test&gt;[|&lt;rrr&gt;]</c> (one test result as JSON; a rerun's key ends in its
+/// number, a test's run in its attempt has none) — everything of a run is one partition query;</item>
+/// <item>history (<c>testgridhistory</c>), written with each attempt, every row key starting with the
+/// <see cref="AttemptKey"/> <c>&lt;inverted ticks of the attempt's start, 19 digits&gt;|&lt;run&gt;|&lt;cell&gt;|&lt;nnn&gt;</c>, so that a
+/// partition reads newest first and a time range is a row key range:
+/// <list type="bullet">
+/// <item><c>&lt;suite&gt;:&lt;test&gt;|&lt;family&gt;|&lt;sku&gt;</c> (<see cref="HistoryPartition"/>): one row per run of the test,
+/// <c>|&lt;rrr&gt;</c> appended for a rerun; a test on every family × SKU is the partition range
+/// <c>&lt;suite&gt;:&lt;test&gt;|</c> … <c>&lt;suite&gt;:&lt;test&gt;}</c>;</item>
+/// <item><c>cell|&lt;cell name&gt;</c> (<see cref="CellHistoryPartition"/>): each attempt of the cells of that name, with the
+/// cell and the attempt as JSON (its tests are read from the run's partition);</item>
+/// <item><c>metrics|&lt;family&gt;|&lt;sku&gt;</c> (<see cref="MetricsPartition"/>): each completed attempt's metrics, for baselines.</item>
+/// </list></item>
 /// </list>
 /// Key parts are escaped (<see cref="EscapeKey"/>): <c>%</c>, <c>/</c>, <c>\</c>, <c>#</c>, <c>?</c> (forbidden in keys),
 /// <c>|</c>, <c>:</c> (the ledger's separators) and control characters are percent-encoded, so keys are valid and the
 /// separators unambiguous (<c>/</c> between suite and test is <c>:</c> in keys). Every write is an upsert (Replace), so writes
-/// are idempotent; an attempt's rows go in transactions of at most 100 operations in its run's partition.
+/// are idempotent; an attempt's rows go in transactions of at most 100 operations in its run's partition. A rewrite of
+/// an attempt first deletes the history rows of its earlier write that it does not write again (a test or rerun gone,
+/// another start time), then writes its history rows, then its run rows, so that a write cut short and repeated leaves
+/// nothing stale. Attempts written before the cell and metrics partitions existed are not in them.
 /// </summary>
 public sealed class TableLedger : IResultLedger
 {
@@ -73,7 +87,20 @@ public sealed class TableLedger : IResultLedger
 
     /// <summary>The history partition of one test on one image family × SKU.</summary>
     public static string HistoryPartition(string suite, string test, string family, string sku) =>
-        $"{EscapeKey(suite)}:{EscapeKey(test)}|{EscapeKey(family)}|{EscapeKey(sku)}";
+        $"{TestKey(suite, test)}|{EscapeKey(family)}|{EscapeKey(sku)}";
+
+    /// <summary>The history partition of the attempts of the cells named <paramref name="cellName"/> (<c>image/sku/region</c>).</summary>
+    public static string CellHistoryPartition(string cellName) => $"cell|{EscapeKey(cellName)}";
+
+    /// <summary>The history partition of the completed attempts' metrics on one image family × SKU.</summary>
+    public static string MetricsPartition(string family, string sku) => $"metrics|{EscapeKey(family)}|{EscapeKey(sku)}";
+
+    /// <summary>
+    /// An attempt's row key in every history partition: its start's ticks inverted (19 digits, so a partition reads
+    /// newest first), then run, cell and attempt number.
+    /// </summary>
+    public static string AttemptKey(string runId, string cellId, int attempt, DateTimeOffset startedAt) =>
+        $"{Inverted(startedAt)}|{EscapeKey(runId)}|{EscapeKey(cellId)}|{Number(attempt)}";
 
     public async Task RecordRunAsync(LedgerRun run, CancellationToken cancellationToken)
     {
@@ -98,17 +125,19 @@ public sealed class TableLedger : IResultLedger
         ArgumentNullException.ThrowIfNull(attempt);
         await EnsureTablesAsync(cancellationToken);
         var partition = EscapeKey(runId);
-        var testPrefix = $"test|{EscapeKey(cell.Id)}|{Number(attempt.Number)}|";
+        var attemptRow = AttemptRow(cell.Id, attempt.Number);
+        var testPrefix = TestRowPrefix(cell.Id, attempt.Number);
+        var attemptJson = LedgerPayload.Attempt(attempt);
 
         var actions = new List<TableTransactionAction>
         {
             // Merge: an attempt refreshes the cell's plan entry and keeps a final state recorded before.
             new(TableTransactionActionType.UpsertMerge, CellEntity(partition, cell)),
-            new(TableTransactionActionType.UpsertReplace, new TableEntity(partition, $"attempt|{EscapeKey(cell.Id)}|{Number(attempt.Number)}")
+            new(TableTransactionActionType.UpsertReplace, new TableEntity(partition, attemptRow)
             {
                 ["CellId"] = cell.Id,
                 ["Attempt"] = attempt.Number,
-                ["Json"] = LedgerPayload.Attempt(attempt),
+                ["Json"] = attemptJson,
             }),
         };
         var rowKeys = new HashSet<string>(StringComparer.Ordinal);
@@ -116,7 +145,7 @@ public sealed class TableLedger : IResultLedger
         for (var i = 0; i < attempt.Tests.Count; i++)
         {
             var test = attempt.Tests[i];
-            var rowKey = testPrefix + EscapeKey(test.Suite) + ":" + EscapeKey(test.Test);
+            var rowKey = testPrefix + TestTail(test);
             rowKeys.Add(rowKey);
             actions.Add(new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(partition, rowKey)
             {
@@ -127,20 +156,34 @@ public sealed class TableLedger : IResultLedger
             }));
             history.Add(HistoryEntity(runId, cell, attempt, test));
         }
+        history.Add(CellHistoryEntity(runId, cell, attempt, attemptJson));
+        if (attempt.Outcome == AttemptOutcome.Completed) history.Add(MetricsEntity(runId, cell, attempt, attemptJson));
 
-        // A rewrite replaces the attempt's tests as a whole: rows of an earlier write's tests that are gone now are deleted.
-        await foreach (var old in _runs.QueryAsync<TableEntity>(
-                           $"PartitionKey eq '{Quote(partition)}' and RowKey ge '{Quote(testPrefix)}' and RowKey lt '{Quote(testPrefix[..^1] + "}")}'",
-                           select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
+        // What an earlier write of this attempt left: its test rows, and its start and outcome (which key its history rows).
+        var readOldTests = ReadAsync(_runs, RowPrefixFilter(partition, testPrefix), null, ["PartitionKey", "RowKey"], cancellationToken);
+        var readOldAttempt = _runs.GetEntityIfExistsAsync<TableEntity>(partition, attemptRow, select: ["Json"], cancellationToken: cancellationToken);
+        await Task.WhenAll(readOldTests, readOldAttempt);
+        var oldTestRows = await readOldTests;
+        var oldAttempt = await readOldAttempt;
+
+        // A rewrite replaces the attempt's tests as a whole: rows of an earlier write's tests that are gone now are deleted,
+        // in the run's partition and in the history partitions, before anything is written (so a repeat finds them again).
+        foreach (var old in oldTestRows.Where(o => !rowKeys.Contains(o.RowKey)))
+            actions.Add(new TableTransactionAction(TableTransactionActionType.Delete, old, ETag.All));
+        if (oldAttempt.HasValue && oldAttempt.Value?.GetString("Json") is { } json)
         {
-            if (!rowKeys.Contains(old.RowKey)) actions.Add(new TableTransactionAction(TableTransactionActionType.Delete, old, ETag.All));
+            var earlier = LedgerPayload.ReadAttempt(json);
+            var written = history.Select(e => (e.PartitionKey, e.RowKey)).ToHashSet();
+            var stale = HistoryKeys(runId, cell, earlier, oldTestRows.Select(o => o.RowKey[testPrefix.Length..])).Where(k => !written.Contains(k)).ToList();
+            await Parallel.ForEachAsync(stale, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+                async (key, token) => await _history.DeleteEntityAsync(key.Partition, key.RowKey, ETag.All, token));
         }
 
-        foreach (var batch in Batches(actions)) await _runs.SubmitTransactionAsync(batch, cancellationToken);
-
-        // Each test has its own history partition: one upsert each, a few at a time.
+        // Each test has its own history partition, as have the cell's name and the metrics: one upsert each, a few at a time.
         await Parallel.ForEachAsync(history, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
             async (entity, token) => await _history.UpsertEntityAsync(entity, TableUpdateMode.Replace, token));
+
+        foreach (var batch in Batches(actions)) await _runs.SubmitTransactionAsync(batch, cancellationToken);
     }
 
     public async Task RecordCellAsync(string runId, Cell cell, CellState state, string? detail, CancellationToken cancellationToken)
@@ -201,29 +244,80 @@ public sealed class TableLedger : IResultLedger
                 .Select(c => new LedgerCell(c.Cell, c.State, c.Detail, byCell.GetValueOrDefault(c.Cell.Id) ?? []))]);
     }
 
-    public Task<IReadOnlyList<CellHistoryEntry>> GetCellHistoryAsync(string cellName, DateTimeOffset? since, int limit, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("TODO(ledger helper)");
-
-    public Task<IReadOnlyList<AttemptMetrics>> GetMetricHistoryAsync(string family, string sku, string? exceptRunId, int limit, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("TODO(ledger helper)");
-
-    public async Task<IReadOnlyList<TestHistoryEntry>> GetTestHistoryAsync(string suite, string test, string family, string sku, int limit,
-        CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<CellHistoryEntry>> GetCellHistoryAsync(string cellName, DateTimeOffset? since, int limit, CancellationToken cancellationToken)
     {
+        ArgumentException.ThrowIfNullOrEmpty(cellName);
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
         if (limit == 0) return [];
         await EnsureTablesAsync(cancellationToken);
-        var entries = new List<TestHistoryEntry>();
-        var filter = $"PartitionKey eq '{Quote(HistoryPartition(suite, test, family, sku))}'";
-        await foreach (var e in _history.QueryAsync<TableEntity>(filter, maxPerPage: Math.Min(limit, 1000), cancellationToken: cancellationToken))
+        var rows = await ReadAsync(_history, PartitionFilter(CellHistoryPartition(cellName)) + SinceFilter(since), limit, null, cancellationToken);
+        // Each attempt's tests are rows of its run's partition: one range query each, a few at a time.
+        var entries = new CellHistoryEntry[rows.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, rows.Count), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (i, token) =>
+            {
+                var row = rows[i];
+                var runId = row.GetString("RunId")!;
+                var cellId = row.GetString("CellId")!;
+                var number = row.GetInt32("Attempt")!.Value;
+                var tests = await ReadAsync(_runs, RowPrefixFilter(EscapeKey(runId), TestRowPrefix(cellId, number)), null, ["Seq", "Json"], token);
+                var attempt = LedgerPayload.ReadAttempt(row.GetString("Json")!) with
+                {
+                    Tests = [.. tests.OrderBy(t => t.GetInt32("Seq") ?? 0).Select(t => LedgerPayload.ReadTest(t.GetString("Json")!))],
+                };
+                entries[i] = new CellHistoryEntry(runId, LedgerPayload.ReadCell(row.GetString("Cell")!), attempt);
+            });
+        return entries;
+    }
+
+    public async Task<IReadOnlyList<AttemptMetrics>> GetMetricHistoryAsync(string family, string sku, string? exceptRunId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(family);
+        ArgumentNullException.ThrowIfNull(sku);
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        if (limit == 0) return [];
+        await EnsureTablesAsync(cancellationToken);
+        var filter = PartitionFilter(MetricsPartition(family, sku)) + (exceptRunId is null ? "" : $" and RunId ne '{Quote(exceptRunId)}'");
+        var rows = await ReadAsync(_history, filter, limit, null, cancellationToken);
+        return [.. rows.Select(e => new AttemptMetrics(e.GetString("RunId")!, e.GetString("CellId")!, e.GetInt32("Attempt")!.Value,
+            ParseTime(e.GetString("StartedAt")!), LedgerPayload.ReadMetrics(e.GetString("Metrics")!)))];
+    }
+
+    public async Task<IReadOnlyList<TestHistoryEntry>> GetTestHistoryAsync(TestHistoryQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        query.Validate();
+        if (query.Limit == 0) return [];
+        await EnsureTablesAsync(cancellationToken);
+        var test = TestKey(query.Suite, query.Test);
+        // One partition when family and SKU are given; else the range of the test's partitions (on one family, when given).
+        var partitions = (query.Family, query.Sku) switch
         {
-            entries.Add(new TestHistoryEntry(e.GetString("RunId")!, e.GetString("CellId")!, e.GetString("ImageId")!, e.GetString("ImageVersion"),
-                e.GetString("Region")!, Enum.Parse<Arch>(e.GetString("Arch")!), e.GetInt32("Attempt")!.Value,
+            ({ } family, { } sku) => PartitionFilter(HistoryPartition(query.Suite, query.Test, family, sku)),
+            ({ } family, null) => PrefixFilter("PartitionKey", $"{test}|{EscapeKey(family)}|"),
+            _ => PrefixFilter("PartitionKey", test + "|"),
+        };
+        var filter = partitions + (query is { Family: null, Sku: { } only } ? $" and Sku eq '{Quote(only)}'" : "") + SinceFilter(query.Since);
+        var single = query is { Family: not null, Sku: not null };
+        var entries = new List<TestHistoryEntry>();
+        var perPartition = new Dictionary<string, int>(StringComparer.Ordinal);
+        await foreach (var e in _history.QueryAsync<TableEntity>(filter, maxPerPage: Math.Min(query.Limit, 1000), cancellationToken: cancellationToken))
+        {
+            // A partition reads newest first: past the limit, the rest of it cannot be among the newest.
+            var taken = perPartition.GetValueOrDefault(e.PartitionKey);
+            if (taken == query.Limit) continue;
+            perPartition[e.PartitionKey] = taken + 1;
+            entries.Add(new TestHistoryEntry(e.GetString("RunId")!, e.GetString("CellId")!, e.GetString("Family")!, e.GetString("Sku")!,
+                e.GetString("ImageId")!, e.GetString("ImageVersion"), e.GetString("Region")!, Enum.Parse<Arch>(e.GetString("Arch")!), e.GetInt32("Attempt")!.Value,
+                e.GetString("AttemptOutcome") is { } outcome ? Enum.Parse<AttemptOutcome>(outcome) : AttemptOutcome.Completed, e.GetInt32("Rerun") ?? 0,
                 Enum.Parse<TestOutcome>(e.GetString("Outcome")!), TimeSpan.FromTicks(e.GetInt64("DurationTicks")!.Value),
                 ParseTime(e.GetString("StartedAt")!), e.GetString("Log")));
-            if (entries.Count == limit) break;
+            if (single && entries.Count == query.Limit) break;
         }
-        return entries;
+        return [.. entries
+            .OrderByDescending(e => e.StartedAt.UtcTicks).ThenBy(e => e.RunId, StringComparer.Ordinal).ThenBy(e => e.CellId, StringComparer.Ordinal)
+            .ThenBy(e => e.AttemptNumber).ThenBy(e => e.Rerun)
+            .Take(query.Limit)];
     }
 
     private static TableEntity CellEntity(string partition, Cell cell) => new(partition, $"cell|{EscapeKey(cell.Id)}")
@@ -235,9 +329,8 @@ public sealed class TableLedger : IResultLedger
 
     private static TableEntity HistoryEntity(string runId, Cell cell, AttemptResult attempt, TestResult test)
     {
-        var inverted = (DateTimeOffset.MaxValue.UtcTicks - attempt.StartedAt.UtcTicks).ToString("D19", CultureInfo.InvariantCulture);
-        return new TableEntity(HistoryPartition(test.Suite, test.Test, cell.Image.Family, cell.Sku.Name),
-            $"{inverted}|{EscapeKey(runId)}|{EscapeKey(cell.Id)}|{Number(attempt.Number)}")
+        var (partition, rowKey) = TestHistoryKey(TestTail(test), cell, AttemptKey(runId, cell.Id, attempt.Number, attempt.StartedAt));
+        return new TableEntity(partition, rowKey)
         {
             ["Suite"] = test.Suite,
             ["Test"] = test.Test,
@@ -250,12 +343,102 @@ public sealed class TableLedger : IResultLedger
             ["Region"] = cell.Region,
             ["Arch"] = cell.Arch.ToString(),
             ["Attempt"] = attempt.Number,
+            ["AttemptOutcome"] = attempt.Outcome.ToString(),
+            ["Rerun"] = test.Rerun,
             ["Outcome"] = test.Outcome.ToString(),
             ["DurationTicks"] = test.Duration.Ticks,
             ["StartedAt"] = Time(attempt.StartedAt),
             ["Log"] = test.Log,
         };
     }
+
+    /// <summary>An attempt in the history of its cell's name: the cell and the attempt (without tests) as stored in the run's partition.</summary>
+    private static TableEntity CellHistoryEntity(string runId, Cell cell, AttemptResult attempt, string attemptJson) =>
+        new(CellHistoryPartition(cell.Name), AttemptKey(runId, cell.Id, attempt.Number, attempt.StartedAt))
+        {
+            ["RunId"] = runId,
+            ["CellId"] = cell.Id,
+            ["Attempt"] = attempt.Number,
+            ["StartedAt"] = Time(attempt.StartedAt),
+            ["Cell"] = LedgerPayload.Cell(cell),
+            ["Json"] = attemptJson,
+        };
+
+    /// <summary>A completed attempt's metrics: those of the attempt as stored (<see cref="LedgerPayload.Attempt"/>), so both stores give back the same.</summary>
+    private static TableEntity MetricsEntity(string runId, Cell cell, AttemptResult attempt, string attemptJson) =>
+        new(MetricsPartition(cell.Image.Family, cell.Sku.Name), AttemptKey(runId, cell.Id, attempt.Number, attempt.StartedAt))
+        {
+            ["RunId"] = runId,
+            ["CellId"] = cell.Id,
+            ["Attempt"] = attempt.Number,
+            ["StartedAt"] = Time(attempt.StartedAt),
+            ["Metrics"] = LedgerPayload.Metrics(LedgerPayload.ReadAttempt(attemptJson).Metrics),
+        };
+
+    /// <summary>
+    /// The keys of every history row an attempt's write makes, from what its run partition holds: its start and
+    /// outcome, and its test rows' keys past <see cref="TestRowPrefix"/> (<see cref="TestTail"/>). What a rewrite deletes
+    /// when it does not write them again.
+    /// </summary>
+    private static IEnumerable<(string Partition, string RowKey)> HistoryKeys(string runId, Cell cell, AttemptResult attempt, IEnumerable<string> testTails)
+    {
+        var attemptKey = AttemptKey(runId, cell.Id, attempt.Number, attempt.StartedAt);
+        foreach (var tail in testTails) yield return TestHistoryKey(tail, cell, attemptKey);
+        yield return (CellHistoryPartition(cell.Name), attemptKey);
+        if (attempt.Outcome == AttemptOutcome.Completed) yield return (MetricsPartition(cell.Image.Family, cell.Sku.Name), attemptKey);
+    }
+
+    /// <summary>A test run's history row: partition <c>&lt;suite&gt;:&lt;test&gt;|&lt;family&gt;|&lt;sku&gt;</c>, row key the attempt's, <c>|&lt;rrr&gt;</c> for a rerun.</summary>
+    private static (string Partition, string RowKey) TestHistoryKey(string testTail, Cell cell, string attemptKey)
+    {
+        var bar = testTail.IndexOf('|', StringComparison.Ordinal);
+        var (test, rerun) = bar < 0 ? (testTail, "") : (testTail[..bar], testTail[bar..]);
+        return ($"{test}|{EscapeKey(cell.Image.Family)}|{EscapeKey(cell.Sku.Name)}", attemptKey + rerun);
+    }
+
+    /// <summary>A test in keys: <c>&lt;suite&gt;:&lt;test&gt;</c>, escaped.</summary>
+    private static string TestKey(string suite, string test) => $"{EscapeKey(suite)}:{EscapeKey(test)}";
+
+    /// <summary>A test run in keys: <see cref="TestKey"/>, then <c>|&lt;rrr&gt;</c> for a rerun (none for rerun 0: the key rows had before reruns).</summary>
+    private static string TestTail(TestResult test) => TestKey(test.Suite, test.Test) + (test.Rerun == 0 ? "" : "|" + Number(test.Rerun));
+
+    private static string AttemptRow(string cellId, int attempt) => $"attempt|{EscapeKey(cellId)}|{Number(attempt)}";
+
+    /// <summary>What every test row of one attempt's key starts with, in its run's partition.</summary>
+    private static string TestRowPrefix(string cellId, int attempt) => $"test|{EscapeKey(cellId)}|{Number(attempt)}|";
+
+    private static string PartitionFilter(string partition) => $"PartitionKey eq '{Quote(partition)}'";
+
+    /// <summary>Rows of one partition whose keys start with <paramref name="prefix"/>: one range.</summary>
+    private static string RowPrefixFilter(string partition, string prefix) => $"{PartitionFilter(partition)} and {PrefixFilter("RowKey", prefix)}";
+
+    /// <summary>
+    /// Keys starting with <paramref name="prefix"/>, which ends in a separator (<c>|</c>): from it up to the same
+    /// with <c>}</c> (the character after <c>|</c>) in its place.
+    /// </summary>
+    private static string PrefixFilter(string key, string prefix) =>
+        $"{key} ge '{Quote(prefix)}' and {key} lt '{Quote(prefix[..^1] + "}")}'";
+
+    /// <summary>
+    /// History rows of attempts started at or after <paramref name="since"/>: their inverted ticks are at most its,
+    /// so their keys sort before its ticks followed by <c>}</c> (after the <c>|</c> that ends every key's ticks).
+    /// </summary>
+    private static string SinceFilter(DateTimeOffset? since) => since is { } at ? $" and RowKey lt '{Inverted(at)}}}'" : "";
+
+    /// <summary>The rows a query finds (the first <paramref name="limit"/>, when given), in key order, with the <paramref name="select"/>ed properties or all.</summary>
+    private static async Task<List<TableEntity>> ReadAsync(TableClient table, string filter, int? limit, IEnumerable<string>? select, CancellationToken cancellationToken)
+    {
+        var rows = new List<TableEntity>();
+        await foreach (var e in table.QueryAsync<TableEntity>(filter, maxPerPage: limit is { } most ? Math.Min(most, 1000) : null, select: select,
+                           cancellationToken: cancellationToken))
+        {
+            rows.Add(e);
+            if (rows.Count == limit) break;
+        }
+        return rows;
+    }
+
+    private static string Inverted(DateTimeOffset time) => (DateTimeOffset.MaxValue.UtcTicks - time.UtcTicks).ToString("D19", CultureInfo.InvariantCulture);
 
     /// <summary>Transactions of at most 100 operations and about 1 MB of payload each (the limits are 100 and 4 MiB).</summary>
     private static IEnumerable<List<TableTransactionAction>> Batches(List<TableTransactionAction> actions)

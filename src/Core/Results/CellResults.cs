@@ -4,6 +4,12 @@ namespace TestGrid.Results;
 public sealed record TestRun(int Attempt, int Rerun, TestOutcome Outcome)
 {
     public bool Failed => Outcome is TestOutcome.Failed or TestOutcome.TimedOut;
+
+    /// <summary>
+    /// Runs of one test with identical inputs, oldest first, are flaky when the latest passed and an earlier one
+    /// failed: the one definition of a flake, for a cell's results (<see cref="TestRecord.Flaky"/>) and for histories.
+    /// </summary>
+    public static bool Flaky(IReadOnlyList<TestRun> runs) => runs.Count > 0 && runs[^1].Outcome == TestOutcome.Passed && runs.Any(r => r.Failed);
 }
 
 /// <summary>
@@ -17,8 +23,8 @@ public sealed record TestRecord(TestResult Latest, int LatestAttempt, IReadOnlyL
 {
     public string Id => Latest.Id;
 
-    /// <summary>Failed, then passed with identical inputs.</summary>
-    public bool Flaky => Latest.Outcome == TestOutcome.Passed && Runs.Any(r => r.Failed);
+    /// <summary>Failed, then passed with identical inputs (<see cref="TestRun.Flaky"/>; the latest run is the last of <see cref="Runs"/>).</summary>
+    public bool Flaky => TestRun.Flaky(Runs);
 
     /// <summary>The latest run failed although an earlier one passed.</summary>
     public bool FailedAfterPass => Latest.IsFailure && Runs.Any(r => r.Outcome == TestOutcome.Passed);

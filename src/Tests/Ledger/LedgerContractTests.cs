@@ -1,4 +1,5 @@
 using System.Text.Json;
+using TestGrid.History;
 using TestGrid.Ledger;
 using TestGrid.Matrix;
 using TestGrid.Plan;
@@ -13,7 +14,7 @@ namespace TestGrid.Tests.Ledger;
 /// </summary>
 public abstract class LedgerContractTests
 {
-    private static readonly DateTimeOffset T0 = new(2026, 11, 1, 8, 0, 0, TimeSpan.Zero);
+    protected static readonly DateTimeOffset T0 = new(2026, 11, 1, 8, 0, 0, TimeSpan.Zero);
 
     private IResultLedger _ledger = null!;
 
@@ -23,7 +24,7 @@ public abstract class LedgerContractTests
     [SetUp]
     public async Task CreateLedger() => _ledger = await CreateLedgerAsync();
 
-    private static CancellationToken Token => TestContext.CurrentContext.CancellationToken;
+    protected static CancellationToken Token => TestContext.CurrentContext.CancellationToken;
 
     [Test]
     public async Task A_run_is_read_back_whole_with_cells_attempts_tests_and_artefact_paths()
@@ -74,7 +75,7 @@ public abstract class LedgerContractTests
         await _ledger.RecordAttemptAsync("run-1", cell, attempt, Token);
 
         var record = await _ledger.GetRunAsync("run-1", Token);
-        var history = await _ledger.GetTestHistoryAsync("smoke", "kernel", "debian-12", "Standard_D2s_v5", 10, Token);
+        var history = await _ledger.GetTestHistoryAsync(new TestHistoryQuery("smoke", "kernel", "debian-12", "Standard_D2s_v5", Limit: 10), Token);
         Assert.Multiple(() =>
         {
             Assert.That(record!.Cells, Has.Count.EqualTo(1));
@@ -131,8 +132,8 @@ public abstract class LedgerContractTests
         }
         await _ledger.RecordAttemptAsync("run-3", cell, Attempt(cell, 2, T0.AddDays(3).AddMinutes(10), Test("smoke", "kernel", TestOutcome.Passed, seconds: 4)), Token);
 
-        var history = await _ledger.GetTestHistoryAsync("smoke", "kernel", "debian-12", "Standard_D2s_v5", 10, Token);
-        var limited = await _ledger.GetTestHistoryAsync("smoke", "kernel", "debian-12", "Standard_D2s_v5", 2, Token);
+        var history = await _ledger.GetTestHistoryAsync(new TestHistoryQuery("smoke", "kernel", "debian-12", "Standard_D2s_v5", Limit: 10), Token);
+        var limited = await _ledger.GetTestHistoryAsync(new TestHistoryQuery("smoke", "kernel", "debian-12", "Standard_D2s_v5", Limit: 2), Token);
         Assert.Multiple(() =>
         {
             Assert.That(history.Select(h => (h.RunId, h.AttemptNumber, h.Outcome, h.StartedAt)), Is.EqualTo(new[]
@@ -143,8 +144,9 @@ public abstract class LedgerContractTests
                 ("run-1", 1, TestOutcome.Passed, T0.AddDays(1)),
             }));
             var latest = history[0];
-            Assert.That(latest, Is.EqualTo(new TestHistoryEntry("run-3", cell.Id, "debian-12-img", "2026.11.01", "westeurope", Arch.X64, 2,
-                TestOutcome.Passed, TimeSpan.FromSeconds(4), T0.AddDays(3).AddMinutes(10), $"cells/{cell.Id}/attempt-2/smoke/kernel.log")));
+            Assert.That(latest, Is.EqualTo(new TestHistoryEntry("run-3", cell.Id, "debian-12", "Standard_D2s_v5", "debian-12-img", "2026.11.01", "westeurope",
+                Arch.X64, 2, AttemptOutcome.Completed, 0, TestOutcome.Passed, TimeSpan.FromSeconds(4), T0.AddDays(3).AddMinutes(10),
+                $"cells/{cell.Id}/attempt-2/smoke/kernel.log")));
             Assert.That(limited.Select(h => (h.RunId, h.AttemptNumber)), Is.EqualTo(new[] { ("run-3", 2), ("run-3", 1) }));
             Assert.That(history.Select(h => h.CellId).Distinct(), Is.EqualTo(new[] { cell.Id }));
         });
@@ -173,12 +175,25 @@ public abstract class LedgerContractTests
         {
             foreach (var test in tests)
             {
-                var history = await _ledger.GetTestHistoryAsync(test.Suite, test.Test, cell.Image.Family, cell.Sku.Name, 10, Token);
+                var history = await _ledger.GetTestHistoryAsync(new TestHistoryQuery(test.Suite, test.Test, cell.Image.Family, cell.Sku.Name, Limit: 10), Token);
                 histories.Add($"{test.Id} on {cell.Image.Family} × {cell.Sku.Name}: " + string.Join(", ", history.Select(h => $"{h.RunId} {h.CellId} {h.Outcome}")));
             }
         }
         // "conformance/ssh" + "root-login" is not "conformance" + "ssh-root-login", nor "conformance/ssh-root-login" + "".
-        var merged = await _ledger.GetTestHistoryAsync("conformance/ssh-root-login", "", "rhel-9", "Standard_D2s_v5", 10, Token);
+        var merged = await _ledger.GetTestHistoryAsync(new TestHistoryQuery("conformance/ssh-root-login", "", "rhel-9", "Standard_D2s_v5", Limit: 10), Token);
+        var everywhere = new List<string>();
+        foreach (var test in tests)
+        {
+            var history = await _ledger.GetTestHistoryAsync(new TestHistoryQuery(test.Suite, test.Test), Token);
+            everywhere.Add($"{test.Id}: " + string.Join(", ", history.Select(h => h.CellId).Order(StringComparer.Ordinal)));
+        }
+        var byName = new List<string>();
+        var metrics = new List<string>();
+        foreach (var cell in cells)
+        {
+            byName.Add(string.Join(", ", (await _ledger.GetCellHistoryAsync(cell.Name, null, 10, Token)).Select(h => $"{h.RunId} {h.Cell.Id} {h.Attempt.Tests.Count}")));
+            metrics.Add(string.Join(", ", (await _ledger.GetMetricHistoryAsync(cell.Image.Family, cell.Sku.Name, null, 10, Token)).Select(h => $"{h.RunId} {h.CellId}")));
+        }
         Assert.Multiple(() =>
         {
             Assert.That(record!.Run.RunId, Is.EqualTo("run/1#?"));
@@ -188,7 +203,202 @@ public abstract class LedgerContractTests
             Assert.That(histories, Is.EqualTo(cells.SelectMany(cell => tests.Select(test =>
                 $"{test.Id} on {cell.Image.Family} × {cell.Sku.Name}: run/1#? {cell.Id} {test.Outcome}"))));
             Assert.That(merged, Is.Empty);
+            Assert.That(everywhere, Is.EqualTo(tests.Select(test => $"{test.Id}: " + string.Join(", ", cells.Select(c => c.Id).Order(StringComparer.Ordinal)))),
+                "a test on every family × SKU: no other test's partitions");
+            Assert.That(byName, Is.EqualTo(cells.Select(c => $"run/1#? {c.Id} 3")));
+            Assert.That(metrics, Is.EqualTo(cells.Select(c => $"run/1#? {c.Id}")));
         });
+    }
+
+    [Test]
+    public async Task Reruns_of_a_test_are_kept_each_in_order_and_a_rewrite_replaces_them()
+    {
+        var cell = Cell("debian-12", "Standard_D2s_v5");
+        var attempt = Attempt(cell, 1, T0,
+            Test("smoke", "kernel", TestOutcome.Failed),
+            Test("smoke", "ntp", TestOutcome.Passed),
+            Test("smoke", "kernel", TestOutcome.TimedOut) with { Rerun = 1 },
+            Test("smoke", "kernel", TestOutcome.Passed) with { Rerun = 2 });
+        await _ledger.RecordAttemptAsync("run-1", cell, attempt, Token);
+        await _ledger.RecordAttemptAsync("run-1", cell, attempt, Token);
+        var record = await _ledger.GetRunAsync("run-1", Token);
+        var history = await _ledger.GetTestHistoryAsync(new TestHistoryQuery("smoke", "kernel", "debian-12", "Standard_D2s_v5"), Token);
+        var byName = await _ledger.GetCellHistoryAsync(cell.Name, null, 10, Token);
+
+        // Written again with one rerun fewer, and then the first rerun passing: the dropped rerun goes everywhere.
+        var rewritten = Attempt(cell, 1, T0, Test("smoke", "kernel", TestOutcome.Failed), Test("smoke", "kernel", TestOutcome.Passed) with { Rerun = 1 });
+        await _ledger.RecordAttemptAsync("run-1", cell, rewritten, Token);
+        var after = await _ledger.GetRunAsync("run-1", Token);
+        var historyAfter = await _ledger.GetTestHistoryAsync(new TestHistoryQuery("smoke", "kernel", "debian-12", "Standard_D2s_v5"), Token);
+        var ntpAfter = await _ledger.GetTestHistoryAsync(new TestHistoryQuery("smoke", "ntp"), Token);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Json(record!.Cells.Single().Attempts.Single()), Is.EqualTo(Json(attempt)), "every run of every test, in recorded order");
+            Assert.That(history.Select(h => (h.AttemptNumber, h.Rerun, h.Outcome, h.Log)), Is.EqualTo(new[]
+            {
+                (1, 0, TestOutcome.Failed, (string?)$"cells/{cell.Id}/attempt-1/smoke/kernel.log"),
+                (1, 1, TestOutcome.TimedOut, (string?)$"cells/{cell.Id}/attempt-1/smoke/kernel.log"),
+                (1, 2, TestOutcome.Passed, (string?)$"cells/{cell.Id}/attempt-1/smoke/kernel.log"),
+            }), "one entry per rerun, in order within the attempt");
+            Assert.That(byName.Single().Attempt.Tests.Select(t => (t.Id, t.Rerun)), Is.EqualTo(new[]
+            {
+                ("smoke/kernel", 0), ("smoke/ntp", 0), ("smoke/kernel", 1), ("smoke/kernel", 2),
+            }));
+            Assert.That(after!.Cells.Single().Attempts.Single().Tests.Select(t => (t.Id, t.Rerun, t.Outcome)), Is.EqualTo(new[]
+            {
+                ("smoke/kernel", 0, TestOutcome.Failed), ("smoke/kernel", 1, TestOutcome.Passed),
+            }));
+            Assert.That(historyAfter.Select(h => (h.Rerun, h.Outcome)), Is.EqualTo(new[] { (0, TestOutcome.Failed), (1, TestOutcome.Passed) }));
+            Assert.That(ntpAfter, Is.Empty, "a test the rewrite dropped leaves no history");
+        });
+    }
+
+    [Test]
+    public async Task An_attempt_rewritten_with_another_start_leaves_no_history_behind()
+    {
+        var cell = Cell("debian-12", "Standard_D2s_v5");
+        await _ledger.RecordAttemptAsync("run-1", cell, Attempt(cell, 1, T0, Test("smoke", "kernel", TestOutcome.Failed)), Token);
+        await _ledger.RecordAttemptAsync("run-1", cell, Attempt(cell, 1, T0.AddMinutes(1), Test("smoke", "kernel", TestOutcome.Passed)), Token);
+
+        var tests = await _ledger.GetTestHistoryAsync(new TestHistoryQuery("smoke", "kernel"), Token);
+        var byName = await _ledger.GetCellHistoryAsync(cell.Name, null, 10, Token);
+        var metrics = await _ledger.GetMetricHistoryAsync("debian-12", "Standard_D2s_v5", null, 10, Token);
+        Assert.Multiple(() =>
+        {
+            Assert.That(tests.Select(t => (t.StartedAt, t.Outcome)), Is.EqualTo(new[] { (T0.AddMinutes(1), TestOutcome.Passed) }));
+            Assert.That(byName.Select(h => h.Attempt.StartedAt), Is.EqualTo(new[] { T0.AddMinutes(1) }));
+            Assert.That(metrics.Select(m => m.StartedAt), Is.EqualTo(new[] { T0.AddMinutes(1) }));
+        });
+    }
+
+    [Test]
+    public async Task A_cells_history_is_every_attempt_of_its_name_across_runs_whatever_its_id()
+    {
+        var first = Cell("debian-12", "Standard_D2s_v5");
+        // The next run tests a new image version: another cell id, the same name.
+        var second = first with { Id = "debian-12-next", Image = first.Image with { Version = "2026.11.02" } };
+        var other = Cell("debian-12", "Standard_D4s_v5");
+        var lost = Attempt(1, T0.AddMinutes(1), AttemptOutcome.InfrastructureError);
+        var retried = Attempt(first, 2, T0.AddMinutes(5), Test("smoke", "kernel", TestOutcome.Failed), Test("smoke", "kernel", TestOutcome.Passed) with { Rerun = 1 });
+        var next = Attempt(second, 1, T0.AddDays(1), Test("smoke", "kernel", TestOutcome.Passed));
+        await _ledger.RecordRunAsync(new LedgerRun("run-1", "nightly", "qemu", T0), Token);
+        await _ledger.RecordAttemptAsync("run-1", first, lost, Token);
+        await _ledger.RecordAttemptAsync("run-1", first, retried, Token);
+        await _ledger.RecordAttemptAsync("run-1", other, Attempt(other, 1, T0.AddMinutes(2), Test("smoke", "kernel", TestOutcome.Passed)), Token);
+        await _ledger.RecordRunAsync(new LedgerRun("run-2", "nightly", "qemu", T0.AddDays(1)), Token);
+        await _ledger.RecordAttemptAsync("run-2", second, next, Token);
+        await _ledger.RecordAttemptAsync("run-2", other, Attempt(other, 1, T0.AddDays(1).AddMinutes(2), Test("smoke", "kernel", TestOutcome.Passed)), Token);
+
+        var all = await _ledger.GetCellHistoryAsync(first.Name, null, 10, Token);
+        var since = await _ledger.GetCellHistoryAsync(first.Name, T0.AddMinutes(5), 10, Token);
+        var limited = await _ledger.GetCellHistoryAsync(first.Name, null, 2, Token);
+        var none = await _ledger.GetCellHistoryAsync("no-such-image/Standard_D2s_v5/westeurope", null, 10, Token);
+        Assert.Multiple(() =>
+        {
+            Assert.That(all.Select(h => (h.RunId, h.Cell.Id, h.Attempt.Number)), Is.EqualTo(new[]
+            {
+                ("run-2", second.Id, 1), ("run-1", first.Id, 2), ("run-1", first.Id, 1),
+            }), "newest attempt first, both cell ids");
+            Assert.That(Json(all[0].Cell), Is.EqualTo(Json(second)));
+            Assert.That(Json(all[1].Cell), Is.EqualTo(Json(first)));
+            Assert.That(all.Select(h => Json(h.Attempt)), Is.EqualTo(new[] { Json(next), Json(retried), Json(lost) }), "each attempt whole, with its tests");
+            Assert.That(since.Select(h => (h.RunId, h.Attempt.Number)), Is.EqualTo(new[] { ("run-2", 1), ("run-1", 2) }), "started at or after since");
+            Assert.That(limited.Select(h => (h.RunId, h.Attempt.Number)), Is.EqualTo(new[] { ("run-2", 1), ("run-1", 2) }));
+            Assert.That(none, Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task Metric_history_is_completed_attempts_of_other_runs_newest_first()
+    {
+        var cell = Cell("debian-12", "Standard_D2s_v5");
+        var other = Cell("debian-12", "Standard_D4s_v5");
+        static Dictionary<string, double> Banner(double seconds) => new() { ["boot.ssh_banner"] = seconds };
+        for (var i = 1; i <= 3; i++)
+        {
+            var run = $"run-{i}";
+            await _ledger.RecordRunAsync(new LedgerRun(run, "nightly", "qemu", T0.AddDays(i)), Token);
+            await _ledger.RecordAttemptAsync(run, cell, Attempt(1, T0.AddDays(i), AttemptOutcome.InfrastructureError) with { Metrics = Banner(90 + i) }, Token);
+            await _ledger.RecordAttemptAsync(run, cell, Attempt(cell, 2, T0.AddDays(i).AddMinutes(5), Test("smoke", "kernel", TestOutcome.Passed)) with { Metrics = Banner(10 + i) }, Token);
+            await _ledger.RecordAttemptAsync(run, other, Attempt(other, 1, T0.AddDays(i).AddMinutes(1)) with { Metrics = Banner(50 + i) }, Token);
+        }
+        await _ledger.RecordAttemptAsync("run-2", cell, Attempt(3, T0.AddDays(2).AddMinutes(30), AttemptOutcome.Cancelled) with { Metrics = Banner(70) }, Token);
+
+        var history = await _ledger.GetMetricHistoryAsync("debian-12", "Standard_D2s_v5", "run-3", 10, Token);
+        var everything = await _ledger.GetMetricHistoryAsync("debian-12", "Standard_D2s_v5", null, 10, Token);
+        var limited = await _ledger.GetMetricHistoryAsync("debian-12", "Standard_D2s_v5", null, 1, Token);
+        var none = await _ledger.GetMetricHistoryAsync("ubuntu-24", "Standard_D2s_v5", null, 10, Token);
+        Assert.Multiple(() =>
+        {
+            Assert.That(history, Has.Count.EqualTo(2));
+            Assert.That(history.Select(h => (h.RunId, h.CellId, h.Attempt, h.StartedAt, h.Metrics["boot.ssh_banner"])), Is.EqualTo(new[]
+            {
+                ("run-2", cell.Id, 2, T0.AddDays(2).AddMinutes(5), 12.0),
+                ("run-1", cell.Id, 2, T0.AddDays(1).AddMinutes(5), 11.0),
+            }), "completed attempts only, not run-3's, newest first");
+            Assert.That(everything.Select(h => h.RunId), Is.EqualTo(new[] { "run-3", "run-2", "run-1" }));
+            Assert.That(limited.Select(h => h.RunId), Is.EqualTo(new[] { "run-3" }));
+            Assert.That(none, Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task A_tests_history_spans_families_and_skus_when_they_are_left_out_and_starts_at_since()
+    {
+        Cell[] cells = [Cell("debian-12", "Standard_D2s_v5"), Cell("debian-12", "Standard_D4s_v5"), Cell("ubuntu-24", "Standard_D2s_v5")];
+        for (var day = 1; day <= 3; day++)
+        {
+            for (var c = 0; c < cells.Length; c++)
+            {
+                var outcome = (day + c) % 3 == 0 ? TestOutcome.Failed : TestOutcome.Passed;
+                await _ledger.RecordAttemptAsync($"run-{day}", cells[c],
+                    Attempt(cells[c], 1, T0.AddDays(day).AddMinutes(c), Test("smoke", "kernel", outcome), Test("smoke", "ntp", TestOutcome.Passed)), Token);
+            }
+        }
+        // Another test whose key starts like this one's: not in its history.
+        await _ledger.RecordAttemptAsync("run-3", cells[0], Attempt(cells[0], 2, T0.AddDays(4), Test("smoke", "kernel2", TestOutcome.Passed)), Token);
+
+        async Task<IReadOnlyList<string>> Read(TestHistoryQuery query) =>
+            [.. (await _ledger.GetTestHistoryAsync(query, Token)).Select(h => $"{h.RunId} {h.Family} {h.Sku}")];
+        var everywhere = await Read(new TestHistoryQuery("smoke", "kernel"));
+        var family = await Read(new TestHistoryQuery("smoke", "kernel", Family: "debian-12"));
+        var sku = await Read(new TestHistoryQuery("smoke", "kernel", Sku: "Standard_D2s_v5"));
+        var since = await Read(new TestHistoryQuery("smoke", "kernel", Since: T0.AddDays(2).AddMinutes(1)));
+        var sinceOne = await Read(new TestHistoryQuery("smoke", "kernel", "debian-12", "Standard_D4s_v5", Since: T0.AddDays(2).AddMinutes(1)));
+        var limited = await Read(new TestHistoryQuery("smoke", "kernel", Limit: 4));
+        var full = await _ledger.GetTestHistoryAsync(new TestHistoryQuery("smoke", "kernel", Limit: 1), Token);
+        Assert.Multiple(() =>
+        {
+            Assert.That(everywhere, Is.EqualTo(new[]
+            {
+                "run-3 ubuntu-24 Standard_D2s_v5", "run-3 debian-12 Standard_D4s_v5", "run-3 debian-12 Standard_D2s_v5",
+                "run-2 ubuntu-24 Standard_D2s_v5", "run-2 debian-12 Standard_D4s_v5", "run-2 debian-12 Standard_D2s_v5",
+                "run-1 ubuntu-24 Standard_D2s_v5", "run-1 debian-12 Standard_D4s_v5", "run-1 debian-12 Standard_D2s_v5",
+            }), "every family × SKU, newest first");
+            Assert.That(family, Is.EqualTo(everywhere.Where(e => e.Contains("debian-12", StringComparison.Ordinal))));
+            Assert.That(sku, Is.EqualTo(everywhere.Where(e => e.EndsWith("Standard_D2s_v5", StringComparison.Ordinal))));
+            Assert.That(since, Is.EqualTo(everywhere.Take(5)), "started at or after since");
+            Assert.That(sinceOne, Is.EqualTo(new[] { "run-3 debian-12 Standard_D4s_v5", "run-2 debian-12 Standard_D4s_v5" }));
+            Assert.That(limited, Is.EqualTo(everywhere.Take(4)));
+            Assert.That(full.Single(), Is.EqualTo(new TestHistoryEntry("run-3", cells[2].Id, "ubuntu-24", "Standard_D2s_v5", "ubuntu-24-img", "2026.11.01",
+                "westeurope", Arch.X64, 1, AttemptOutcome.Completed, 0, TestOutcome.Passed, TimeSpan.FromSeconds(2), T0.AddDays(3).AddMinutes(2),
+                $"cells/{cells[2].Id}/attempt-1/smoke/kernel.log")));
+        });
+    }
+
+    [Test]
+    public async Task A_tests_history_says_how_its_attempt_ended()
+    {
+        var cell = Cell("debian-12", "Standard_D2s_v5");
+        var dropped = Attempt(1, T0, AttemptOutcome.InfrastructureError) with { Tests = [Test("smoke", "kernel", TestOutcome.Failed)] };
+        await _ledger.RecordAttemptAsync("run-1", cell, dropped, Token);
+        await _ledger.RecordAttemptAsync("run-1", cell, Attempt(cell, 2, T0.AddMinutes(5), Test("smoke", "kernel", TestOutcome.Passed)), Token);
+
+        var history = await _ledger.GetTestHistoryAsync(new TestHistoryQuery("smoke", "kernel"), Token);
+        Assert.That(history.Select(h => (h.AttemptNumber, h.AttemptOutcome, h.Outcome)), Is.EqualTo(new[]
+        {
+            (2, AttemptOutcome.Completed, TestOutcome.Passed), (1, AttemptOutcome.InfrastructureError, TestOutcome.Failed),
+        }));
     }
 
     [Test]
@@ -196,7 +406,7 @@ public abstract class LedgerContractTests
     {
         await _ledger.RecordRunAsync(new LedgerRun("run-1", "nightly", "qemu", T0), Token);
         Assert.That(await _ledger.GetRunAsync("run-2", Token), Is.Null);
-        Assert.That(await _ledger.GetTestHistoryAsync("smoke", "kernel", "debian-12", "Standard_D2s_v5", 10, Token), Is.Empty);
+        Assert.That(await _ledger.GetTestHistoryAsync(new TestHistoryQuery("smoke", "kernel", "debian-12", "Standard_D2s_v5", Limit: 10), Token), Is.Empty);
     }
 
     [Test]
@@ -229,9 +439,9 @@ public abstract class LedgerContractTests
         });
     }
 
-    private static string Json<T>(T value) => JsonSerializer.Serialize(value, TestGridJson.Options);
+    protected static string Json<T>(T value) => JsonSerializer.Serialize(value, TestGridJson.Options);
 
-    private static Cell Cell(string family, string sku) => new()
+    protected static Cell Cell(string family, string sku) => new()
     {
         Id = $"{family}-{sku}",
         Name = $"{family}-img/{sku}/westeurope",
@@ -246,7 +456,7 @@ public abstract class LedgerContractTests
         Suites = [new SuiteRef("smoke", "sha256:abc")],
     };
 
-    private static AttemptResult Attempt(Cell cell, int number, DateTimeOffset started, params TestResult[] tests) => new()
+    protected static AttemptResult Attempt(Cell cell, int number, DateTimeOffset started, params TestResult[] tests) => new()
     {
         Number = number,
         AttemptId = $"a{number}-{started.UtcTicks}",
@@ -259,7 +469,7 @@ public abstract class LedgerContractTests
         Metrics = new Dictionary<string, double> { ["boot.ssh_banner"] = 19.4 },
     };
 
-    private static AttemptResult Attempt(int number, DateTimeOffset started, AttemptOutcome outcome) => new()
+    protected static AttemptResult Attempt(int number, DateTimeOffset started, AttemptOutcome outcome) => new()
     {
         Number = number,
         AttemptId = $"a{number}",
@@ -270,7 +480,7 @@ public abstract class LedgerContractTests
         EndedAt = started.AddMinutes(1),
     };
 
-    private static TestResult Test(string suite, string test, TestOutcome outcome, string? output = null, int seconds = 2) => new()
+    protected static TestResult Test(string suite, string test, TestOutcome outcome, string? output = null, int seconds = 2) => new()
     {
         Suite = suite,
         Test = test,

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TestGrid.Matrix;
 using TestGrid.Plan;
+using TestGrid.Results;
 
 namespace TestGrid.Tests.Support;
 
@@ -17,5 +18,32 @@ public static class Sample
         Region = "r",
         Provider = "static",
         Suites = [],
+    };
+
+    /// <summary>
+    /// Attempt <paramref name="number"/> of <paramref name="cell"/>, three minutes from <paramref name="started"/>, in
+    /// <c>cells/{cell id}/attempt-{number}</c>, with <paramref name="tests"/> (their logs in that folder).
+    /// </summary>
+    public static AttemptResult Attempt(Cell cell, int number, DateTimeOffset started, AttemptOutcome outcome, params TestResult[] tests) => new()
+    {
+        Number = number,
+        AttemptId = $"{cell.Id}-{number}",
+        Outcome = outcome,
+        ErrorKind = outcome == AttemptOutcome.InfrastructureError ? "unreachable" : null,
+        StartedAt = started,
+        EndedAt = started.AddMinutes(3),
+        Artifacts = $"cells/{cell.Id}/attempt-{number}",
+        Tests = [.. tests.Select(t => t with { Log = $"cells/{cell.Id}/attempt-{number}/{t.Suite}/{t.Test}.log" })],
+    };
+
+    /// <summary>A blocking test <paramref name="id"/> (<c>suite/test</c>) of one second.</summary>
+    public static TestResult Test(string id, TestOutcome outcome, int rerun = 0) => new()
+    {
+        Suite = id.Split('/')[0],
+        Test = id.Split('/')[1],
+        Outcome = outcome,
+        Blocking = true,
+        Duration = TimeSpan.FromSeconds(1),
+        Rerun = rerun,
     };
 }
