@@ -48,7 +48,7 @@ public sealed class Scenario : IDisposable
             ["regions"] = new JsonArray([.. (regions ?? ["lab"]).Select(r => (JsonNode)r)]),
             ["suites"] = new JsonArray([.. suites.Select(s => (JsonNode)s)]),
         };
-        if (policy is not null) matrix["policy"] = policy;
+        if (policy is not null) matrix["policy"] = policy.DeepClone();
         Workspace.WriteJson("hosts.json", new JsonObject
         {
             ["readyTimeoutSeconds"] = readyTimeoutSeconds,
