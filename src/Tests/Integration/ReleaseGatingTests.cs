@@ -46,6 +46,11 @@ public sealed class ReleaseGatingTests : IntegrationFixture
             Assert.That(report.Verdict.Flaky[0].Message, Does.Contain("failed in attempt 1, passed in attempt 2"));
         });
 
+        // The ledger's history sees the same: in both cells the test failed, then passed.
+        var history = await CliRunner.RunAsync("history", "--test", "gate/flip", "--data", scenario.Workspace.Path(".testgrid"));
+        Assert.That(history.ExitCode, Is.EqualTo(0), history.ToString());
+        Assert.That(history.Out, Does.Contain("1 run (2 cells): 2 passed, 0 failed; 2 flaky; flake rate 100.0% (2 of 2 that passed or failed)"));
+
         // Only one test, only where it failed: a third attempt that runs gate/broken alone.
         var one = await CliRunner.RunAsync("rerun", scenario.RunId, "--test", "gate/broken", "--cell", "debian12/h1/lab", "--data", scenario.Workspace.Path(".testgrid"));
         Assert.That(one.ExitCode, Is.EqualTo(ExitCodes.Fail), one.ToString());
