@@ -3,7 +3,7 @@
 //   dotnet run -c Release --project bench/TestGrid.Bench -- ledger [--writers 16] [--stores sqlite,azurite[,azurite-disk]]
 //       [--azurite "<connection string>"] [--history-runs 20] [--history-cells 50] [--reads 5] [--outputs full|runner] [--seed 1]
 //
-// About 3.5 min on the 2-core development machine when it is otherwise idle (SQLite ~10 s, Azurite the rest); the
+// About 4.5 min on the 2-core development machine when it is otherwise idle (SQLite ~10 s, Azurite the rest); the
 // load average is printed because other work on the machine moves every figure (up to 2-3x).
 // Stores: sqlite (a temp file, the embedded default); azurite (Azure Tables on Azurite started here from
 // $TESTGRID_CACHE/azurite-3.35.0, installed by scripts/setup.sh, with --inMemoryPersistence on 127.0.0.1 and a free

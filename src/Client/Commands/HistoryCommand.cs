@@ -84,7 +84,7 @@ internal static class HistoryCommand
                     var entries = await grain.GetTestHistoryAsync(query, cancellationToken).ConfigureAwait(false);
                     var summary = TestHistorySummary.Of(entries);
                     if (json) console.Out.WriteLine(JsonSerializer.Serialize(new TestHistoryReport(query, summary, entries), TestGridJsonContext.Default.TestHistoryReport));
-                    else PrintTest(console.Out, query, summary, engine.Description);
+                    else PrintTest(console.Out, query, summary, entries.Length, engine.Description);
                 }
                 else
                 {
@@ -119,7 +119,7 @@ internal static class HistoryCommand
         return DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time) ? time : null;
     }
 
-    private static void PrintTest(TextWriter writer, TestHistoryQuery query, TestHistorySummary summary, string source)
+    private static void PrintTest(TextWriter writer, TestHistoryQuery query, TestHistorySummary summary, int entries, string source)
     {
         var scope = (query.Family, query.Sku) switch
         {
@@ -131,7 +131,10 @@ internal static class HistoryCommand
         var what = $"{query.Id} on {scope}{Since(query.Since)}";
         if (summary.Groups.Count == 0)
         {
-            writer.WriteLine($"no history of {what} in the ledger ({source})");
+            // Runs of the test in attempts that ended otherwise (infrastructure error, cancelled) are no result of it.
+            writer.WriteLine(entries == 0
+                ? $"no history of {what} in the ledger ({source})"
+                : $"no history of {what} from a completed attempt in the ledger, only {entries} run(s) in attempts that did not complete ({source})");
             return;
         }
         writer.WriteLine($"history of {what}, newest first ({source}):");

@@ -37,11 +37,13 @@ public sealed class HistoryCommandTests
         await ledger.RecordAttemptAsync("run-1", First, Sample.Attempt(First, 1, T0, AttemptOutcome.Completed,
             Sample.Test("smoke/kernel", TestOutcome.Failed), Sample.Test("smoke/ntp", TestOutcome.Passed), Sample.Test("smoke/kernel", TestOutcome.Passed, rerun: 1)), token);
         await ledger.RecordAttemptAsync("run-1", Other, Sample.Attempt(Other, 1, T0.AddMinutes(1), AttemptOutcome.Completed, Sample.Test("smoke/kernel", TestOutcome.Passed)), token);
-        // run-2, a day later: it fails on img/D2/r (now another cell id), also on its rerun; passes on img/D4/r.
+        // run-2, a day later: it fails on img/D2/r (now another cell id), also on its rerun; passes on img/D4/r, whose
+        // first machine was lost while smoke/dropped ran (a run of a test in an attempt that did not complete).
         await ledger.RecordRunAsync(new LedgerRun("run-2", "nightly", "qemu", T0.AddDays(1), T0.AddDays(1).AddHours(1), VerdictStatus.Fail), token);
         await ledger.RecordAttemptAsync("run-2", Next, Sample.Attempt(Next, 1, T0.AddDays(1), AttemptOutcome.Completed,
             Sample.Test("smoke/kernel", TestOutcome.Failed), Sample.Test("smoke/kernel", TestOutcome.Failed, rerun: 1)), token);
-        await ledger.RecordAttemptAsync("run-2", Other, Sample.Attempt(Other, 1, T0.AddDays(1).AddMinutes(1), AttemptOutcome.Completed, Sample.Test("smoke/kernel", TestOutcome.Passed)), token);
+        await ledger.RecordAttemptAsync("run-2", Other, Sample.Attempt(Other, 1, T0.AddDays(1), AttemptOutcome.InfrastructureError, Sample.Test("smoke/dropped", TestOutcome.Failed)), token);
+        await ledger.RecordAttemptAsync("run-2", Other, Sample.Attempt(Other, 2, T0.AddDays(1).AddMinutes(1), AttemptOutcome.Completed, Sample.Test("smoke/kernel", TestOutcome.Passed)), token);
     }
 
     [OneTimeTearDown]
@@ -147,6 +149,7 @@ public sealed class HistoryCommandTests
     {
         var test = await CliRunner.RunAsync("history", "--test", "smoke/never-ran", "--data", _data);
         var cell = await CliRunner.RunAsync("history", "--cell", "img/D8/r", "--output", "json", "--data", _data);
+        var dropped = await CliRunner.RunAsync("history", "--test", "smoke/dropped", "--data", _data);
 
         Assert.Multiple(() =>
         {
@@ -154,6 +157,9 @@ public sealed class HistoryCommandTests
             Assert.That(test.Out, Does.StartWith("no history of smoke/never-ran on every image family × SKU in the ledger (embedded engine"));
             Assert.That(cell.ExitCode, Is.Zero, cell.ToString());
             Assert.That(JsonDocument.Parse(cell.Out).RootElement.GetProperty("entries").GetArrayLength(), Is.Zero);
+            Assert.That(dropped.ExitCode, Is.Zero, dropped.ToString());
+            Assert.That(dropped.Out, Does.StartWith(
+                "no history of smoke/dropped on every image family × SKU from a completed attempt in the ledger, only 1 run(s) in attempts that did not complete"));
         });
     }
 
