@@ -9,6 +9,7 @@ namespace TestGrid.Attempts;
 /// <param name="Suites">The cell's suites with their files, in the cell's order.</param>
 /// <param name="Resource">The exclusive resource the capacity lease granted (a static host), if any.</param>
 /// <param name="OutputRoot">The run's output folder on this machine.</param>
+/// <param name="Trigger">Why the attempt runs, when not as the cell's first (a rerun, a retry), for its result.</param>
 /// <param name="Scope">Run only these tests (<c>suite/test</c>); null or empty: every test of the suites.</param>
 /// <param name="KeepFailedFor">Keep a machine whose attempt failed or errored this long (<c>--keep failed</c>), instead of destroying it.</param>
 public sealed record AttemptRequest(
@@ -21,7 +22,8 @@ public sealed record AttemptRequest(
     string? Resource,
     string OutputRoot,
     TimeSpan? KeepFailedFor = null,
-    IReadOnlyList<string>? Scope = null);
+    IReadOnlyList<string>? Scope = null,
+    string? Trigger = null);
 
 /// <summary>Reports where an attempt stands; <paramref name="detail"/> names the machine or the running test.</summary>
 public delegate Task StageCallback(CellState stage, string? detail);

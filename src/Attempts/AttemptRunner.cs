@@ -50,6 +50,7 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
             Artifacts = folder,
             Metrics = metrics,
             Scope = request.Scope ?? [],
+            Trigger = request.Trigger,
         };
 
         AttemptResult? result = null;

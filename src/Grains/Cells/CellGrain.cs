@@ -177,11 +177,10 @@ public sealed partial class CellGrain(
                 try
                 {
                     var request = new AttemptRequest(work.RunId, cell, number, AttemptId(work, number),
-                        work.Suites, work.Policy, lease.Resource, OutputRoot(work), work.KeepFailedFor, next.Scope);
+                        work.Suites, work.Policy, lease.Resource, OutputRoot(work), work.KeepFailedFor, next.Scope, next.Trigger);
                     result = await Task.Run(() => runner.RunAsync(request,
                         (stage, detail) => NotifyAsync(run, Update(work, stage, number, detail)),
                         cancellationToken), CancellationToken.None);
-                    result = result with { Trigger = next.Trigger };
                 }
                 finally
                 {
