@@ -793,7 +793,7 @@ internal static class LedgerBench
         throw new InvalidOperationException("no deploy/skus/azure.json and suites/ above the benchmark");
     }
 
-    private static string CpuModel()
+    internal static string CpuModel()
     {
         try
         {
@@ -806,7 +806,7 @@ internal static class LedgerBench
     }
 
     /// <summary>1, 5 and 15 minute load averages: on a shared machine, other work skews every figure.</summary>
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {

@@ -8,6 +8,8 @@ using TestGrid.Matrix;
 //   dotnet run -c Release --project bench/TestGrid.Bench -- ledger [--writers 16] [--stores sqlite,azurite[,azurite-disk]]
 //       [--azurite CONNECTION] [--history-runs 20] [--history-cells 50] [--reads 5] [--outputs full|runner] [--seed 1]
 //                                                                           ledger write and query latency for a 1,000-cell run
+//   dotnet run -c Release --project bench/TestGrid.Bench -- rerun [--cells 100] [--repeat 5] [--parallel 16]
+//                                                                           rerunning one cell of a finished run: command to new verdict
 var arguments = args.ToList();
 if (arguments.Count == 0 || arguments[0] == "plan")
 {
@@ -30,9 +32,25 @@ if (arguments[0] == "ledger")
     await LedgerBench.RunAsync(options);
     return;
 }
+if (arguments[0] == "rerun")
+{
+    RerunBenchOptions options;
+    try
+    {
+        options = RerunBenchOptions.Parse(arguments[1..]);
+    }
+    catch (Exception e) when (e is ArgumentException or FormatException)
+    {
+        Console.Error.WriteLine($"rerun: {e.Message}");
+        Environment.Exit(3);
+        return;
+    }
+    Environment.ExitCode = await RerunBench.RunAsync(options);
+    return;
+}
 if (arguments[0] != "boot")
 {
-    Console.Error.WriteLine("usage: TestGrid.Bench [plan] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N]");
+    Console.Error.WriteLine("usage: TestGrid.Bench [plan] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N]");
     Environment.Exit(3);
 }
 var runs = arguments.IndexOf("--runs") is >= 0 and var r ? int.Parse(arguments[r + 1], System.Globalization.CultureInfo.InvariantCulture) : 5;

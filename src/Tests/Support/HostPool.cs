@@ -41,11 +41,7 @@ public static class HostPool
     }
 
     /// <summary>The image reference that deploy/images/docker-image.sh prints (building it only on a cache miss).</summary>
-    private static async Task<string> ImageAsync()
-    {
-        var output = await Tool.RunAsync(Repo.Path("deploy", "images", "docker-image.sh"), "debian12-sshd");
-        return output.Split('\n')[^1].Trim();
-    }
+    private static Task<string> ImageAsync() => SshdContainer.ImageAsync(Repo.Root);
 
     /// <summary>Skips the calling test (fails it when TESTGRID_REQUIRE_DOCKER=1) when no Docker engine answers.</summary>
     public static async Task RequireDockerAsync()

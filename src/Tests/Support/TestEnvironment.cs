@@ -11,18 +11,8 @@ namespace TestGrid.Tests;
 public sealed class TestEnvironment
 {
     [OneTimeSetUp]
-    public void Configure()
-    {
-        SetDefault("DOCKER_API_VERSION", "1.41");
-        SetDefault("TESTCONTAINERS_RYUK_DISABLED", "true");
-        SetDefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1");
-    }
+    public void Configure() => TestContainers.ConfigureLocalEngine();
 
     [OneTimeTearDown]
     public Task StopHostsAsync() => HostPool.DisposeAsync();
-
-    private static void SetDefault(string name, string value)
-    {
-        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(name))) Environment.SetEnvironmentVariable(name, value);
-    }
 }
