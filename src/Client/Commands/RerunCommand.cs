@@ -23,7 +23,7 @@ internal static class RerunCommand
     {
         var runId = ResumeCommand.RunIdArgument();
         var cells = new Option<string[]>("--cell") { Description = "Rerun this cell (its id or its name image/sku/region); repeatable.", AllowMultipleArgumentsPerToken = true };
-        var failed = new Option<bool>("--failed") { Description = "Rerun the cells whose state is failed or error." };
+        var failed = new Option<bool>("--failed") { Description = "Rerun the cells that failed, errored or were cancelled, or whose latest attempt got no result." };
         var test = new Option<string?>("--test") { Description = "Rerun only this test (suite/test), on the cells where its latest run failed (with --cell: on those cells)." };
         var matrix = new Option<string?>("--matrix") { Description = "Check that this matrix still makes the same cells (refused, saying what changed, when not) and use its policy for the verdict." };
         var outDir = new Option<string?>("--out") { Description = "Where verdict.json, junit.xml and summary.md go. Default: the run's output folder (embedded); none (cluster)." };
@@ -97,7 +97,8 @@ internal static class RerunCommand
         }
         if (failed)
         {
-            var failing = report.Cells.Where(c => c.State is CellState.Failed or CellState.Error);
+            var failing = report.Cells.Where(c => c.State is CellState.Failed or CellState.Error or CellState.Cancelled
+                || c.Latest is { Outcome: not AttemptOutcome.Completed });
             chosen = cellArguments.Count > 0 ? [.. chosen.Intersect(failing)] : [.. failing];
         }
         if (test is null) return [.. chosen.Select(c => new CellRerun(c.Cell.Id, []))];

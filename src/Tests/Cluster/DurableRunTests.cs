@@ -138,6 +138,15 @@ public sealed class DurableRunTests
             Assert.That(handedOver.Select(a => a.Error), Is.All.Contains("shut down"), "a graceful stop tears the attempt down itself");
             await AssertLedgerHoldsEachCellOnceAsync(new TableLedger(new TableServiceClient(cluster.Azurite.ConnectionString)), runId, report);
             await AssertNothingLeftOnHostsAsync(runId);
+
+            // The ended run reruns on the cluster from any client: only the failing test, on the cells where it failed.
+            var rerun = await CliRunner.RunAsync(patience.Token, "rerun", runId, "--test", "steady/region", "--cluster", alive, "--cluster-id", cluster.Id, "--out", _scenario.Workspace.Path(runId));
+            Assert.That(rerun.ExitCode, Is.EqualTo(_referenceExit), rerun.ToString());
+            var rerunCells = Report(runId).Cells.Where(c => c.Latest!.Trigger == "rerun --test steady/region").ToList();
+            Assert.That(rerunCells.Select(c => c.Cell.Region), Is.EquivalentTo(Enumerable.Repeat("r3", _hosts.Count)));
+            Assert.That(rerunCells.Select(c => string.Join(",", c.Latest!.Tests.Select(t => t.Id))), Is.All.EqualTo("steady/region"));
+            Assert.That(rerunCells.Select(c => c.Attempts.Count(a => a.Outcome == AttemptOutcome.Completed)), Is.All.EqualTo(2), "appended to the run's attempts");
+            await AssertNothingLeftOnHostsAsync(runId);
         }
     }
 
