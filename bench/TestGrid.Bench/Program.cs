@@ -18,34 +18,12 @@ if (arguments.Count == 0 || arguments[0] == "plan")
 }
 if (arguments[0] == "ledger")
 {
-    LedgerBenchOptions options;
-    try
-    {
-        options = LedgerBenchOptions.Parse(arguments[1..]);
-    }
-    catch (Exception e) when (e is ArgumentException or FormatException)
-    {
-        Console.Error.WriteLine($"ledger: {e.Message}");
-        Environment.Exit(3);
-        return;
-    }
-    await LedgerBench.RunAsync(options);
+    await LedgerBench.RunAsync(Options(LedgerBenchOptions.Parse));
     return;
 }
 if (arguments[0] == "rerun")
 {
-    RerunBenchOptions options;
-    try
-    {
-        options = RerunBenchOptions.Parse(arguments[1..]);
-    }
-    catch (Exception e) when (e is ArgumentException or FormatException)
-    {
-        Console.Error.WriteLine($"rerun: {e.Message}");
-        Environment.Exit(3);
-        return;
-    }
-    Environment.ExitCode = await RerunBench.RunAsync(options);
+    Environment.ExitCode = await RerunBench.RunAsync(Options(RerunBenchOptions.Parse));
     return;
 }
 if (arguments[0] != "boot")
@@ -58,3 +36,18 @@ var accel = arguments.IndexOf("--accel") is >= 0 and var a ? arguments[a + 1] : 
 var arches = arguments.Contains("arm64") && !arguments.Contains("x64") ? new[] { Arch.Arm64 }
     : arguments.Contains("x64") && !arguments.Contains("arm64") ? new[] { Arch.X64 } : new[] { Arch.X64, Arch.Arm64 };
 await BootBench.RunAsync(arches, runs, accel);
+
+// A subcommand's options; a bad one ends the program with exit code 3 and the reason.
+T Options<T>(Func<string[], T> parse)
+{
+    try
+    {
+        return parse([.. arguments.Skip(1)]);
+    }
+    catch (Exception e) when (e is ArgumentException or FormatException)
+    {
+        Console.Error.WriteLine($"{arguments[0]}: {e.Message}");
+        Environment.Exit(3);
+        throw;
+    }
+}
