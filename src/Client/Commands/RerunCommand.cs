@@ -55,9 +55,10 @@ internal static class RerunCommand
                 var spec = await run.GetSpecAsync().ConfigureAwait(false) ?? throw ResumeCommand.Unknown(parse.GetValue(runId)!, engine);
                 var report = await run.GetReportAsync().ConfigureAwait(false);
                 var selection = Select(report, parse.GetValue(cells) ?? [], parse.GetValue(failed), parse.GetValue(test));
+                var planned = report.Cells.ToDictionary(c => c.Cell.Id, c => c.Cell, StringComparer.Ordinal);
                 PolicyDefinition? policy = null;
                 if (parse.GetValue(matrix) is { } matrixPath)
-                    policy = await CheckInputsAsync(matrixPath, spec, selection.Select(s => report.Cells.First(c => c.Cell.Id == s.CellId).Cell), log, cancellationToken).ConfigureAwait(false);
+                    policy = await CheckInputsAsync(matrixPath, spec, selection.Select(s => planned[s.CellId]), log, cancellationToken).ConfigureAwait(false);
                 if (selection.Length == 0 && policy is null)
                 {
                     log.WriteLine($"run {spec.RunId}: nothing to rerun (no cell matches); its verdict stands: {report.Verdict.Status.ToString().ToUpperInvariant()}");
@@ -70,7 +71,7 @@ internal static class RerunCommand
                 log.WriteLine(selection.Length == 0
                     ? $"run {spec.RunId}: deciding the verdict again with the policy of {parse.GetValue(matrix)}"
                     : $"run {spec.RunId}: rerun {reply.Round} ({trigger}) of {selection.Length} cell(s): "
-                      + string.Join(", ", selection.Select(s => report.Cells.First(c => c.Cell.Id == s.CellId).Cell.Name + (s.Tests.IsEmpty ? "" : $" [{string.Join(", ", s.Tests)}]"))));
+                      + string.Join(", ", selection.Select(s => planned[s.CellId].Name + (s.Tests.IsEmpty ? "" : $" [{string.Join(", ", s.Tests)}]"))));
                 var reports = parse.GetValue(outDir) ?? (target.IsCluster(parse) ? null : spec.OutputRoot);
                 var code = await RunFollower.FollowAsync(console, run, spec, json, reports, cancelOnInterrupt: true, cancellationToken, reply.AfterEvent).ConfigureAwait(false);
                 log.WriteLine($"rerun {reply.Round}: {(DateTimeOffset.UtcNow - started).TotalSeconds:0.0} s from the request to the new verdict");
