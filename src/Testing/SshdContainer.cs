@@ -62,7 +62,11 @@ public sealed class SshdContainer : IAsyncDisposable
         return result.Stdout + result.Stderr;
     }
 
-    /// <summary>What sshd logged (the container's output).</summary>
+    /// <summary>How many processes in the container run exactly <paramref name="commandLine"/>.</summary>
+    public async Task<int> CountProcessesAsync(string commandLine) =>
+        int.Parse((await ExecAsync($"ps -eo args | grep -c '^{commandLine}$' || true").ConfigureAwait(false)).Trim(), CultureInfo.InvariantCulture);
+
+    /// <summary>What sshd logged (the container's output): which logins it accepted.</summary>
     public async Task<string> LogsAsync()
     {
         var (stdout, stderr) = await _container.GetLogsAsync().ConfigureAwait(false);

@@ -59,17 +59,22 @@ public static class MatrixLoader
             error("$.policyFile", "expected either an inline 'policy' or a 'policyFile', not both");
             return matrix.Policy;
         }
+        var fullPath = System.IO.Path.GetFullPath(name, folder);
+        if (!File.Exists(fullPath))
+        {
+            error("$.policyFile", $"expected a policy file, but '{name}' does not exist next to the matrix");
+            return matrix.Policy;
+        }
         var display = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path) ?? "", name);
         try
         {
-            var file = JsonInput.Read(display, System.IO.Path.GetFullPath(name, folder), "policy", TestGridJsonContext.Default.PolicyDefinition);
+            var file = JsonInput.Read(display, fullPath, "policy", TestGridJsonContext.Default.PolicyDefinition);
             CheckPolicy(file.Value, JsonPaths.Root, matrix, suites, (at, message) => errors.Add(file.Error(at, message)));
             return file.Value;
         }
         catch (InputException e)
         {
-            errors.AddRange(e.Errors.Select(x => x.Path == JsonPaths.Root && x.Message == "file not found"
-                ? new InputError(path, "$.policyFile", $"expected a policy file, but '{name}' does not exist next to the matrix") : x));
+            errors.AddRange(e.Errors);
             return matrix.Policy;
         }
     }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using TestGrid.Matrix;
-using TestGrid.Reports;
 using TestGrid.Results;
 
 namespace TestGrid.Verdict;

@@ -27,7 +27,7 @@ public sealed class DurableRunTests
 {
     private static readonly string[] Regions = ["r1", "r2", "r3"];
     private Scenario _scenario = null!;
-    private IReadOnlyList<SshTestHost> _hosts = null!;
+    private IReadOnlyList<SshdContainer> _hosts = null!;
     private RunReport _reference = null!;
     private int _referenceExit;
 

@@ -6,7 +6,7 @@ namespace TestGrid.Tests.Integration;
 [Category("Integration")]
 public abstract class IntegrationFixture
 {
-    protected IReadOnlyList<SshTestHost> Hosts { get; private set; } = [];
+    protected IReadOnlyList<SshdContainer> Hosts { get; private set; } = [];
 
     [OneTimeSetUp]
     public async Task StartHostsAsync() => Hosts = await HostPool.GetAsync();

@@ -139,7 +139,7 @@ public sealed class RunEndToEndTests : IntegrationFixture
     public async Task A_wrong_pinned_host_key_is_a_cell_error_and_nothing_runs_on_that_host()
     {
         var victim = Hosts[3];
-        var before = await victim.SshdLogAsync();
+        var before = await victim.LogsAsync();
         using var scenario = new Scenario().Host(Hosts[0], "h1").Host(victim, "h4", hostKey: Hosts[0].HostKey);
         scenario.WriteMatrix(["smoke"]);
 
@@ -155,7 +155,7 @@ public sealed class RunEndToEndTests : IntegrationFixture
             Assert.That(cell.Attempts.SelectMany(a => a.Tests), Is.Empty);
         });
         // The host never accepted a login from this run, and no working folder was made on it.
-        var log = (await victim.SshdLogAsync())[before.Length..];
+        var log = (await victim.LogsAsync())[before.Length..];
         Assert.That(log, Does.Not.Contain("Accepted publickey"));
         Assert.That(await victim.ExecAsync(scenario.CountRemoteFolders), Does.StartWith("0"));
     }

@@ -26,7 +26,7 @@ public sealed class Scenario : IDisposable
     public string CountRemoteFolders => $"ls -d /tmp/testgrid-{RunId}-* 2>/dev/null | wc -l";
 
     /// <summary>Adds a host to the inventory under SKU label <paramref name="sku"/> (and to the matrix's SKUs).</summary>
-    public Scenario Host(SshTestHost host, string sku, string? hostKey = null, int? port = null)
+    public Scenario Host(SshdContainer host, string sku, string? hostKey = null, int? port = null)
     {
         _hosts.Add(host.Entry(sku, hostKey, port));
         return this;

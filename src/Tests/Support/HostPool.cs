@@ -10,10 +10,10 @@ public static class HostPool
     public const int Size = 4;
 
     private static readonly SemaphoreSlim Gate = new(1, 1);
-    private static IReadOnlyList<SshTestHost>? _hosts;
+    private static IReadOnlyList<SshdContainer>? _hosts;
     private static string? _folder;
 
-    public static async Task<IReadOnlyList<SshTestHost>> GetAsync()
+    public static async Task<IReadOnlyList<SshdContainer>> GetAsync()
     {
         await Gate.WaitAsync();
         try
@@ -23,7 +23,7 @@ public static class HostPool
             await TestContainers.SweepExpiredAsync();
             var image = await ImageAsync();
             _folder = Path.Combine(Path.GetTempPath(), "testgrid-tests", $"hosts-{TestContainers.Session}");
-            _hosts = await Task.WhenAll(Enumerable.Range(1, Size).Select(i => SshTestHost.StartAsync(image, $"h{i}", Path.Combine(_folder, $"h{i}"))));
+            _hosts = await Task.WhenAll(Enumerable.Range(1, Size).Select(i => SshdContainer.StartAsync(Repo.Root, image, $"h{i}", Path.Combine(_folder, $"h{i}"))));
             return _hosts;
         }
         finally

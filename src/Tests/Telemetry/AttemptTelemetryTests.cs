@@ -159,7 +159,7 @@ public sealed class AttemptTelemetryTests : IntegrationFixture
         Assert.That(InMemoryTelemetry.Tag(attempts, "testgrid.error.kind"), Is.EqualTo("host-key-mismatch"));
     }
 
-    private (Cell Cell, AttemptRequest Request) Attempt(SshTestHost host, int number)
+    private (Cell Cell, AttemptRequest Request) Attempt(SshdContainer host, int number)
     {
         var cell = new Cell
         {
@@ -177,10 +177,10 @@ public sealed class AttemptTelemetryTests : IntegrationFixture
         return (cell, request);
     }
 
-    private static StaticHost Static(SshTestHost host, string? pinned = null) =>
+    private static StaticHost Static(SshdContainer host, string? pinned = null) =>
         new(host.Name, "127.0.0.1", "root", host.PrivateKey, pinned ?? host.HostKey, Arch.X64, host.Name, host.Port);
 
     /// <summary>The runner with the static provider, its inventory holding <paramref name="host"/> with the host key <paramref name="pinned"/> (its own by default).</summary>
-    private static AttemptRunner Runner(SshTestHost host, string? pinned = null) =>
+    private static AttemptRunner Runner(SshdContainer host, string? pinned = null) =>
         new(new StaticProvider(new HostInventory([Static(host, pinned)], ReadyTimeoutSeconds: 10)), new SshSessionOptions(), NullLogger<AttemptRunner>.Instance);
 }
