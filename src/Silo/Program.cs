@@ -111,5 +111,15 @@ app.Logger.LogInformation("TestGrid silo: cluster {ClusterId}, {Storage}, silo p
 app.MapGet("/healthz/live", () => Results.Text("live"));
 app.MapGet("/healthz/ready", (Readiness readiness) => readiness.IsReady ? Results.Text("ready") : Results.Text("not ready", statusCode: StatusCodes.Status503ServiceUnavailable));
 if (settings.Dashboard) app.MapOrleansDashboard("/dashboard");
-await app.RunAsync().ConfigureAwait(false);
+// Read before running: the host is disposed (its services gone) by the time RunAsync throws.
+var stopping = app.Lifetime.ApplicationStopping;
+try
+{
+    await app.RunAsync().ConfigureAwait(false);
+}
+catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+{
+    // Told to stop (SIGTERM: a pod deleted, a rollout) before it had finished starting: a clean stop, not a crash.
+    await Console.Error.WriteLineAsync("TestGrid silo: stopped while starting").ConfigureAwait(false);
+}
 return 0;

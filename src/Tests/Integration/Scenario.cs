@@ -32,7 +32,9 @@ public sealed class Scenario : IDisposable
         return this;
     }
 
-    public string WriteMatrix(IEnumerable<string> suites, JsonObject? policy = null, IEnumerable<string>? regions = null, int readyTimeoutSeconds = 3)
+    /// <param name="readyTimeoutSeconds">How long a host has to send its SSH banner: generous, the machine may be busy (a CI
+    /// runner sharing its cores with QEMU guests); a test of an unreachable host passes a short one.</param>
+    public string WriteMatrix(IEnumerable<string> suites, JsonObject? policy = null, IEnumerable<string>? regions = null, int readyTimeoutSeconds = 20)
     {
         var skus = _hosts.Select(h => (string)h["sku"]!).Distinct().ToList();
         var matrix = new JsonObject
