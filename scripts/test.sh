@@ -27,5 +27,9 @@ counters=$(grep -o '<Counters [^>]*>' "$trx")
 count() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
 passed=$(count passed); failed=$(count failed); total=$(count total)
 skipped=$(( total - passed - failed ))
+if [ "$failed" -gt 0 ]; then
+  echo "failed (messages and output in $trx):"
+  grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | grep -o 'testName="[^"]*"' | sed 's/^testName="\(.*\)"$/  \1/'
+fi
 echo "$passed passed, $failed failed, $skipped skipped or not run (of $total)"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ] || exit 1
