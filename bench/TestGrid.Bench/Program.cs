@@ -10,44 +10,54 @@ using TestGrid.Matrix;
 //                                                                           ledger write and query latency for a 1,000-cell run
 //   dotnet run -c Release --project bench/TestGrid.Bench -- rerun [--cells 100] [--repeat 5] [--parallel 16]
 //                                                                           rerunning one cell of a finished run: command to new verdict
-var arguments = args.ToList();
-if (arguments.Count == 0 || arguments[0] == "plan")
-{
-    PlanBench.Run();
-    return;
-}
-if (arguments[0] == "ledger")
-{
-    await LedgerBench.RunAsync(Options(LedgerBenchOptions.Parse));
-    return;
-}
-if (arguments[0] == "rerun")
-{
-    Environment.ExitCode = await RerunBench.RunAsync(Options(RerunBenchOptions.Parse));
-    return;
-}
-if (arguments[0] != "boot")
-{
-    Console.Error.WriteLine("usage: TestGrid.Bench [plan] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N]");
-    Environment.Exit(3);
-}
-var runs = arguments.IndexOf("--runs") is >= 0 and var r ? int.Parse(arguments[r + 1], System.Globalization.CultureInfo.InvariantCulture) : 5;
-var accel = arguments.IndexOf("--accel") is >= 0 and var a ? arguments[a + 1] : "auto";
-var arches = arguments.Contains("arm64") && !arguments.Contains("x64") ? new[] { Arch.Arm64 }
-    : arguments.Contains("x64") && !arguments.Contains("arm64") ? new[] { Arch.X64 } : new[] { Arch.X64, Arch.Arm64 };
-await BootBench.RunAsync(arches, runs, accel);
+// Any of them with --figures FILE also writes what it measured as JSON (Figures.cs), for `bench all` to collect.
+const string Usage = "usage: TestGrid.Bench [plan] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N]; any with [--figures FILE]";
 
-// A subcommand's options; a bad one ends the program with exit code 3 and the reason.
-T Options<T>(Func<string[], T> parse)
+var arguments = args.ToList();
+string? figuresFile = null;
+if (arguments.IndexOf("--figures") is >= 0 and var f)
 {
-    try
+    if (f + 1 >= arguments.Count)
     {
-        return parse([.. arguments.Skip(1)]);
+        Console.Error.WriteLine("--figures needs a file");
+        return 3;
     }
-    catch (Exception e) when (e is ArgumentException or FormatException)
+    figuresFile = arguments[f + 1];
+    arguments.RemoveRange(f, 2);
+}
+var command = arguments.Count == 0 ? "plan" : arguments[0];
+var options = arguments.Skip(1).ToArray();
+try
+{
+    switch (command)
     {
-        Console.Error.WriteLine($"{arguments[0]}: {e.Message}");
-        Environment.Exit(3);
-        throw;
+        case "plan":
+            PlanBench.Run();
+            return 0;
+        case "ledger":
+            await LedgerBench.RunAsync(LedgerBenchOptions.Parse(options));
+            return 0;
+        case "rerun":
+            return await RerunBench.RunAsync(RerunBenchOptions.Parse(options));
+        case "boot":
+            var runs = options.ToList().IndexOf("--runs") is >= 0 and var r ? int.Parse(options[r + 1], System.Globalization.CultureInfo.InvariantCulture) : 5;
+            var accel = options.ToList().IndexOf("--accel") is >= 0 and var a ? options[a + 1] : "auto";
+            var arches = options.Contains("arm64") && !options.Contains("x64") ? new[] { Arch.Arm64 }
+                : options.Contains("x64") && !options.Contains("arm64") ? new[] { Arch.X64 } : new[] { Arch.X64, Arch.Arm64 };
+            await BootBench.RunAsync(arches, runs, accel);
+            return 0;
+        default:
+            Console.Error.WriteLine(Usage);
+            return 3;
     }
+}
+catch (Exception e) when (e is ArgumentException or FormatException or IndexOutOfRangeException)
+{
+    // A bad option: exit code 3 and the reason.
+    Console.Error.WriteLine($"{command}: {e.Message}");
+    return 3;
+}
+finally
+{
+    if (figuresFile is not null) await Figures.WriteAsync(figuresFile, Figures.Recorded);
 }
