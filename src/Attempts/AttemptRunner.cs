@@ -18,7 +18,7 @@ namespace TestGrid.Attempts;
 /// <c>testgrid.suite</c> per suite and <c>testgrid.teardown</c> as children; an infrastructure error marks the stage
 /// it happened in and the attempt with its kind.
 /// </summary>
-public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions sshOptions, ILogger<AttemptRunner> logger)
+public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions sshOptions, ILogger<AttemptRunner> logger) : IAttemptRunner
 {
     /// <summary>How long teardown may take: a QEMU guest ends in seconds, an Azure VM delete takes minutes.</summary>
     private static readonly TimeSpan TeardownTimeout = TimeSpan.FromMinutes(10);

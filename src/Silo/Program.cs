@@ -13,6 +13,7 @@ using Orleans.Storage;
 using TestGrid.Engine;
 using TestGrid.Ledger;
 using TestGrid.Silo;
+using TestGrid.Simulation;
 using TestGrid.Telemetry;
 
 // A standalone TestGrid silo (configuration: deploy/README.md). With Azure Storage it joins a cluster whose
@@ -100,12 +101,15 @@ builder.UseOrleans(silo =>
             engine.ArtifactsRoot = settings.ArtifactsRoot;
             if (settings.WatchdogPeriod is { } period) engine.WatchdogPeriod = period;
         });
+    if (settings.Simulation is var (profile, _, cloud)) silo.Services.AddSimulatedCloud(profile, cloud);
     if (settings.Dashboard) silo.AddDashboard();
     silo.Services.AddSingleton<Readiness>();
     silo.AddActivityPropagation();
 });
 
 var app = builder.Build();
+if (settings.Simulation is var (_, simulationProfile, simulatedCloud))
+    app.Logger.LogWarning("TestGrid silo: SIMULATED cloud for provider 'simulated' (benchmarks and soak only): profile {Profile}, machines in {Cloud}", simulationProfile, simulatedCloud);
 app.Logger.LogInformation("TestGrid silo: cluster {ClusterId}, {Storage}, silo port {SiloPort}, gateway port {GatewayPort}, http port {HttpPort}",
     settings.ClusterId, settings.Storage?.ToString() ?? "localhost only (no storage configured)", settings.SiloPort, settings.GatewayPort, settings.HttpPort);
 app.MapGet("/healthz/live", () => Results.Text("live"));

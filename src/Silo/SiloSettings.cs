@@ -5,6 +5,7 @@ using Azure.Data.Tables;
 using Azure.Identity;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Configuration;
+using TestGrid.Simulation;
 
 namespace TestGrid.Silo;
 
@@ -35,6 +36,12 @@ public sealed record SiloSettings
     public string DataFolder { get; init; } = Path.Combine(TestGridPaths.State, "silo");
 
     public Dictionary<string, int> CapacityLimits { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The simulated cloud (benchmarks and the soak only): a profile (JSON, src/Simulation/SimulationProfile.cs) and the
+    /// folder its machines live in, shared by every silo of the cluster. Runs naming provider <c>simulated</c> use it.
+    /// </summary>
+    public (SimulationProfile Profile, string ProfileFile, string Cloud)? Simulation { get; init; }
 
     /// <summary>Cluster membership tuning (Orleans' ClusterMembershipOptions): how fast a dead silo is noticed.</summary>
     public IConfigurationSection? Membership { get; init; }
@@ -71,7 +78,25 @@ public sealed record SiloSettings
                     ? n : throw new SiloConfigurationException($"TestGrid:CapacityLimits:{c.Key}", $"expected a positive whole number, but got '{c.Value}'"),
                 StringComparer.Ordinal),
             Membership = section.GetSection("Membership"),
+            Simulation = (section["Simulation:Profile"], section["Simulation:Cloud"]) switch
+            {
+                (null, null) => null,
+                ({ } profile, { } cloud) => (LoadProfile(profile), profile, cloud),
+                _ => throw new SiloConfigurationException("TestGrid:Simulation", "expected both Profile (a simulation profile file) and Cloud (the simulated cloud's folder)"),
+            },
         };
+    }
+
+    private static SimulationProfile LoadProfile(string path)
+    {
+        try
+        {
+            return SimulationProfile.Load(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new SiloConfigurationException("TestGrid:Simulation:Profile", e.Message);
+        }
     }
 
     private static int Port(IConfigurationSection section, string key, int fallback) =>

@@ -150,7 +150,7 @@ public sealed partial class CellGrain(
             var capacity = GrainFactory.GetGrain<ICapacityGrain>(provider.Name);
             if (state.State.Running is { } lost) await ReclaimAsync(work, provider, capacity, lost);
             var need = await provider.CapacityForAsync(cell, cancellationToken);
-            var runner = new AttemptRunner(provider, sshOptions, loggers.CreateLogger<AttemptRunner>());
+            var runner = provider as IAttemptRunner ?? new AttemptRunner(provider, sshOptions, loggers.CreateLogger<AttemptRunner>());
             var avoid = new List<string>();
             while (true)
             {

@@ -1,0 +1,181 @@
+using System.Globalization;
+using TestGrid.Attempts;
+using TestGrid.Plan;
+using TestGrid.Provision;
+using TestGrid.Results;
+
+namespace TestGrid.Simulation;
+
+/// <summary>
+/// The simulated provider (benchmarks and the soak only): makes machines in a <see cref="SimulatedCloud"/> with the
+/// profile's latencies and failures, and runs a cell's attempts itself (there is no machine to reach over SSH): boot
+/// is a wait, a test is its recorded duration and outcome. The engine treats it like any provider: capacity per
+/// region × family quota, leases, retries, teardown, reclaim of machines whose silo died, the sweep.
+/// Every machine, error and metric it makes says "simulated".
+/// </summary>
+public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud cloud, TimeProvider? time = null) : IMachineProvider, IAttemptRunner
+{
+    public const string ProviderName = "simulated";
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    public string Name => ProviderName;
+
+    /// <summary>The quota pool a cell draws on: its region × the SKU's family (its name when it has none).</summary>
+    public static string PoolOf(Cell cell) => $"{cell.Region}/{cell.Sku.Family ?? cell.Sku.Name}";
+
+    public Task<CapacityNeed> CapacityForAsync(Cell cell, CancellationToken cancellationToken)
+    {
+        var pool = PoolOf(cell);
+        return Task.FromResult(new CapacityNeed([], 1, [new PoolNeed(pool, 1, profile.QuotaOf(pool))]));
+    }
+
+    public async Task<Machine> ProvisionAsync(ProvisionRequest request, CancellationToken cancellationToken)
+    {
+        var cell = request.Cell;
+        var times = profile.TimesOf(cell.Sku.Name);
+        var seconds = times.Provision.Sample(U(cell.Id, request.AttemptId, "provision"), U(cell.Id, request.AttemptId, "provision-2"));
+        await Task.Delay(profile.Real(seconds), _time, cancellationToken).ConfigureAwait(false);
+        request.Metrics["provision.seconds"] = seconds;
+        var failure = U(cell.Id, request.AttemptId, "provision-failure");
+        if (failure < profile.Failures.ProvisionFailure)
+            throw new ProvisionException("allocation", $"simulated: allocation of a {cell.Sku.Name} in {cell.Region} failed");
+        if (failure < profile.Failures.ProvisionFailure + profile.Failures.Stockout)
+            throw new ProvisionException("stockout", $"simulated: {cell.Region} has no {cell.Sku.Name} capacity right now");
+        var name = SimulatedCloud.MachineName(request.AttemptId);
+        cloud.Create(name, request.RunId, _time.GetUtcNow() + profile.Real(profile.MachineLifetimeSeconds));
+        request.Log.Write($"simulated: created {name} in {seconds:0.0} s (cloud time)");
+        return new Machine(name, new Ssh.SshTarget("simulated", 22, "simulated", "", []), TimeSpan.FromHours(1)) { Handle = name };
+    }
+
+    public async Task DestroyAsync(Machine machine, CancellationToken cancellationToken)
+    {
+        var seconds = profile.DefaultSku.Teardown.Median;
+        await Task.Delay(profile.Real(seconds), _time, cancellationToken).ConfigureAwait(false);
+        cloud.Delete(machine.Handle ?? machine.Name);
+    }
+
+    public Task<string?> KeepAsync(Machine machine, DateTimeOffset until, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
+    public Task ReclaimAsync(string runId, string attemptId, string? resource, CancellationToken cancellationToken)
+    {
+        cloud.Delete(SimulatedCloud.MachineName(attemptId));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The run's machines still alive once it has ended: leaks (listed, not deleted: the sweep deletes them once expired).</summary>
+    public Task<IReadOnlyList<LeftOver>> EndRunAsync(string runId, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<LeftOver>>([.. cloud.Machines().Where(m => m.Run == runId)]);
+
+    public Task<IReadOnlyList<LeftOver>> SweepAsync(DateTimeOffset now, bool dryRun, CancellationToken cancellationToken)
+    {
+        var expired = cloud.Machines().Where(m => m.ExpiresAt <= now).ToList();
+        if (!dryRun) foreach (var machine in expired) cloud.Delete(machine.Id);
+        return Task.FromResult<IReadOnlyList<LeftOver>>([.. expired.Select(m => m with { State = dryRun ? "would delete" : "deleted" })]);
+    }
+
+    /// <summary>
+    /// One attempt: provision, boot (a wait; sometimes slow), the suites' tests in order (each its recorded duration
+    /// and its outcome for this cell; the SSH connection may drop in between), teardown whatever happened.
+    /// </summary>
+    public async Task<AttemptResult> RunAsync(AttemptRequest request, StageCallback stage, CancellationToken cancellationToken)
+    {
+        var cell = request.Cell;
+        var started = _time.GetUtcNow();
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+        var tests = new List<TestResult>();
+        var log = new NoLog();
+        Machine? machine = null;
+        AttemptResult Result(AttemptOutcome outcome, string? kind = null, string? error = null) => new()
+        {
+            Number = request.Number,
+            AttemptId = request.AttemptId,
+            Outcome = outcome,
+            Machine = machine?.Name,
+            ErrorKind = kind,
+            Error = error,
+            StartedAt = started,
+            EndedAt = _time.GetUtcNow(),
+            Tests = tests,
+            Metrics = metrics,
+            Scope = request.Scope ?? [],
+            Trigger = request.Trigger,
+        };
+        AttemptResult result;
+        try
+        {
+            await stage(CellState.Provisioning, null).ConfigureAwait(false);
+            machine = await ProvisionAsync(new ProvisionRequest(request.RunId, cell, request.AttemptId, request.Resource, "", log, metrics), cancellationToken).ConfigureAwait(false);
+
+            await stage(CellState.Booting, machine.Name).ConfigureAwait(false);
+            var boot = profile.TimesOf(cell.Sku.Name).Boot.Sample(U(cell.Id, request.AttemptId, "boot"), U(cell.Id, request.AttemptId, "boot-2"));
+            if (U(cell.Id, request.AttemptId, "slow-boot") < profile.Failures.SlowBoot) boot *= profile.Failures.SlowBootFactor;
+            await Task.Delay(profile.Real(boot), _time, cancellationToken).ConfigureAwait(false);
+            metrics["boot.ssh_login"] = boot;
+
+            await stage(CellState.RunningSuites, machine.Name).ConfigureAwait(false);
+            var scope = request.Scope is { Count: > 0 } only ? only.ToHashSet(StringComparer.Ordinal) : null;
+            var all = request.Suites.SelectMany(s => s.Suite.Tests.Select(t => (Suite: s.Suite.Name, Test: t))).Where(t => scope is null || scope.Contains($"{t.Suite}/{t.Test.Id}")).ToList();
+            // Where the connection drops, if it does: after that many tests.
+            var drop = U(cell.Id, request.AttemptId, "ssh-drop") < profile.Failures.SshDrop ? (int)(U(cell.Id, request.AttemptId, "ssh-drop-at") * all.Count) : -1;
+            for (var i = 0; i < all.Count; i++)
+            {
+                if (i == drop) throw new Ssh.SshFailure(Ssh.SshFailureKind.ConnectionLost, $"simulated: the SSH connection to {machine.Name} dropped");
+                var (suite, test) = all[i];
+                var id = $"{suite}/{test.Id}";
+                var recorded = profile.TestOf(id);
+                // Duration and outcome belong to the cell and the test, not the attempt: a retry decides the same.
+                var seconds = recorded.Duration.Sample(U(cell.Id, id, "duration"), U(cell.Id, id, "duration-2"));
+                await Task.Delay(profile.Real(seconds), _time, cancellationToken).ConfigureAwait(false);
+                var failed = U(cell.Id, id, "outcome") < recorded.FailureRate;
+                tests.Add(new TestResult
+                {
+                    Suite = suite,
+                    Test = test.Id,
+                    Outcome = failed ? TestOutcome.Failed : TestOutcome.Passed,
+                    Blocking = request.Policy.IsBlocking(suite, test.Id, test.Blocking),
+                    ExitCode = failed ? 1 : 0,
+                    Duration = TimeSpan.FromSeconds(seconds),
+                    Reason = failed ? "simulated: recorded failure" : null,
+                });
+            }
+            if (drop == all.Count) throw new Ssh.SshFailure(Ssh.SshFailureKind.ConnectionLost, $"simulated: the SSH connection to {machine.Name} dropped");
+            result = Result(AttemptOutcome.Completed);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            result = Result(AttemptOutcome.Cancelled);
+        }
+        catch (ProvisionException e)
+        {
+            result = Result(AttemptOutcome.InfrastructureError, e.Kind, e.Message);
+        }
+        catch (Ssh.SshFailure e)
+        {
+            tests.Clear();
+            result = Result(AttemptOutcome.InfrastructureError, e.KindName, e.Message);
+        }
+        finally
+        {
+            // Teardown whatever happened, deaf to the attempt's cancel, as the real runner's.
+            if (machine is not null)
+            {
+                var seconds = profile.TimesOf(cell.Sku.Name).Teardown.Sample(U(cell.Id, request.AttemptId, "teardown"), U(cell.Id, request.AttemptId, "teardown-2"));
+                await Task.Delay(profile.Real(seconds), _time, CancellationToken.None).ConfigureAwait(false);
+                cloud.Delete(machine.Name);
+            }
+        }
+        return result with { EndedAt = _time.GetUtcNow() };
+    }
+
+    private double U(string cellId, string what, string kind) => Draw.Uniform(profile.Seed, cellId, what, kind);
+
+    private sealed class NoLog : IAttemptLog
+    {
+        public void Write(string message)
+        {
+        }
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"simulated cloud in {cloud.Folder}, ×{profile.TimeCompression} time");
+}
