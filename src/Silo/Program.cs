@@ -84,8 +84,8 @@ builder.UseOrleans(silo =>
     else
     {
         silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: HostingExtensions.ServiceId, clusterId: settings.ClusterId);
-        silo.AddMemoryGrainStorage(TestGridStorage.Name);
-        silo.AddMemoryGrainStorage(TestGridStorage.Capacity);
+        silo.AddTestGridMemoryStorage(TestGridStorage.Name);
+        silo.AddTestGridMemoryStorage(TestGridStorage.Capacity);
         silo.UseInMemoryReminderService();
         silo.Services.AddSingleton<IResultLedger>(new SqliteLedger(Path.Combine(settings.DataFolder, SqliteLedger.FileName)));
     }

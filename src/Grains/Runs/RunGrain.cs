@@ -82,6 +82,8 @@ public sealed partial class RunGrain(
     private int _next;
     private int _inFlight = -1;
     private int _generation;
+    private bool _dirty;
+    private IGrainTimer? _flusher;
     private Activity? _span;
 
     private RunSpec Spec => spec.State.Spec ?? throw new InvalidOperationException($"run {this.GetPrimaryKeyString()} was never started");
@@ -102,12 +104,34 @@ public sealed partial class RunGrain(
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         if (Open)
             foreach (var cell in state.State.Cells.Values.Where(c => !c.State.IsTerminal())) TestGridTelemetry.CellLeft(Spec.Provider.Name, cell.State);
         _span?.Dispose();
-        return Task.CompletedTask;
+        await FlushAsync();
+    }
+
+    /// <summary>
+    /// How often cell transitions are checkpointed: a write holds every cell's status, so writing it on each of a large
+    /// run's transitions would cost the square of its cells. Losing the last period's transitions is safe: a cell keeps
+    /// its own attempts and final state and delivers them again when the run resumes it, and starting a cell twice is
+    /// idempotent. One second, and a second more per 20,000 cells, up to five.
+    /// </summary>
+    private TimeSpan CheckpointPeriod => TimeSpan.FromSeconds(Math.Min(5, 1 + state.State.Cells.Count / 20_000));
+
+    /// <summary>Marks the checkpoint out of date; a timer writes it within <see cref="CheckpointPeriod"/>.</summary>
+    private void Checkpoint()
+    {
+        _dirty = true;
+        _flusher ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(CheckpointPeriod, CheckpointPeriod) { KeepAlive = true });
+    }
+
+    private async Task FlushAsync()
+    {
+        if (!_dirty) return;
+        _dirty = false;
+        await state.WriteStateAsync();
     }
 
     public async Task StartAsync(RunSpec runSpec)
@@ -139,7 +163,8 @@ public sealed partial class RunGrain(
             await this.RegisterOrUpdateReminder(Reminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
             StartWatchdog();
         }
-        await DispatchAsync();
+        // After this call has returned: a large run's first cells take longer to start than a call may last.
+        DispatchAsync().Ignore();
         await CompleteIfDoneAsync();
     }
 
@@ -177,14 +202,13 @@ public sealed partial class RunGrain(
         status.Detail = update.Detail is { Length: > 300 } detail ? detail[..300] + "…" : update.Detail;
         Record(update.CellId, update.State, update.Attempt, update.Detail);
         if (!transition) return;
-        var written = false;
         if (update.State.IsTerminal())
         {
             EnsureCounted();
             _inFlight--;
-            written = await DispatchAsync();
+            await DispatchAsync();
         }
-        if (!written) await state.WriteStateAsync();
+        Checkpoint();
         await CompleteIfDoneAsync();
     }
 
@@ -194,7 +218,7 @@ public sealed partial class RunGrain(
         foreach (var cell in state.State.Cells.Values) counts = counts.SetItem(cell.State, counts[cell.State] + 1);
         return Task.FromResult(new RunProgress
         {
-            Events = [.. _events.Where(e => e.Sequence > afterEvent)],
+            Events = [.. _events[EventsAfter(afterEvent)..]],
             Counts = counts,
             Done = state.State.Verdict is not null,
             StartedAt = Spec.CreatedAt,
@@ -356,24 +380,33 @@ public sealed partial class RunGrain(
         _inFlight = state.State.Cells.Values.Count(c => c.Dispatched && !c.State.IsTerminal());
     }
 
-    /// <summary>Starts cells up to the run's parallelism; true when it did (and wrote the checkpoint).</summary>
-    private async Task<bool> DispatchAsync()
+    /// <summary>How many cells are started at once: each start is a call that writes the cell's state.</summary>
+    private const int StartBatch = 64;
+
+    /// <summary>Starts cells up to the run's parallelism, a batch of calls at a time, and marks the checkpoint.</summary>
+    private async Task DispatchAsync()
     {
         EnsureCounted();
         var runSpec = Spec;
-        var dispatched = false;
+        var batch = new List<Cell>(StartBatch);
         while (state.State.Cancelled is null && _inFlight < runSpec.Parallelism && _next < runSpec.Plan.Cells.Count)
         {
             var cell = runSpec.Plan.Cells[_next++];
             var status = state.State.Cells[cell.Id];
             if (status.Dispatched || status.State.IsTerminal()) continue;
             status.Dispatched = true;
-            dispatched = true;
             _inFlight++;
-            await StartCellAsync(cell);
+            batch.Add(cell);
+            if (batch.Count == StartBatch)
+            {
+                Checkpoint();
+                await Task.WhenAll(batch.Select(StartCellAsync));
+                batch.Clear();
+            }
         }
-        if (dispatched) await state.WriteStateAsync();
-        return dispatched;
+        if (batch.Count == 0) return;
+        Checkpoint();
+        await Task.WhenAll(batch.Select(StartCellAsync));
     }
 
     private Task CompleteIfDoneAsync()
@@ -452,6 +485,19 @@ public sealed partial class RunGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "run {Run}: cell {Cell} could not be started ({Error}); the watchdog tries again")]
     private static partial void LogStartFailed(ILogger logger, string run, string cell, string error);
+
+    /// <summary>The index of the first event after sequence <paramref name="afterEvent"/> (events are in sequence order).</summary>
+    private int EventsAfter(int afterEvent)
+    {
+        int low = 0, high = _events.Count;
+        while (low < high)
+        {
+            var middle = (low + high) / 2;
+            if (_events[middle].Sequence > afterEvent) high = middle;
+            else low = middle + 1;
+        }
+        return low;
+    }
 
     private void Record(string cellId, CellState cellState, int attempt, string? detail) =>
         _events.Add(new CellEvent(_generation * 1_000_000 + _events.Count + 1, cellId, Cells[cellId].Name, cellState, attempt, detail, DateTimeOffset.UtcNow));

@@ -1,0 +1,168 @@
+// What orchestration costs as the matrix grows, on the simulated cloud, printed (not a test):
+//
+//   dotnet run -c Release --project bench/TestGrid.Bench -- scale [--cells 1000,10000,100000] [--compression 3000]
+//       [--quota 25] [--parallel N] [--seed 1] [--figures FILE]
+//
+// For each size, one silo in this process, configured as the CLI's embedded engine (localhost clustering, runs and
+// cells in SQLite engine.db, results in SQLite ledger.db), with the simulated cloud (src/Simulation) for provider
+// "simulated": a run of SimulatedWorkload's cells (8 recorded tests each; ~6.5 min of cloud time per cell) is started
+// on the run grain and followed to its verdict. Printed per size:
+//   - orchestration CPU per cell: this process's CPU time (user + system) over the run ÷ cells. Everything of
+//     TestGrid counts: grains, storage, ledger, the simulated provider's own bookkeeping (a few file writes per attempt);
+//   - peak memory: the process's peak resident set (VmHWM);
+//   - grain calls per cell: calls received by grains (an incoming grain call filter) ÷ cells;
+//   - makespan against the capacity lower bound: the run's start to its last attempt's end, against
+//     max(the longest cell's attempts, max over quota pools of the pool's attempt time ÷ its quota), as a ratio.
+//     (The pool bound is ≥ total attempt time ÷ total capacity, so the ratio is no flattery.)
+// Every figure is labelled simulated. The folders (state, ledger, cloud) are removed at the end.
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using TestGrid.Engine;
+using TestGrid.Results;
+using TestGrid.Simulation;
+
+namespace TestGrid.Bench;
+
+internal sealed record ScaleBenchOptions
+{
+    public IReadOnlyList<int> Cells { get; init; } = [1_000, 10_000, 100_000];
+    public double Compression { get; init; } = 3000;
+    public int Quota { get; init; } = 25;
+    public int? Parallel { get; init; }
+    public int Seed { get; init; } = 1;
+
+    public static ScaleBenchOptions Parse(IReadOnlyList<string> arguments)
+    {
+        var list = arguments.ToList();
+        foreach (var argument in list.Where(a => a.StartsWith("--", StringComparison.Ordinal)))
+        {
+            if (argument is not ("--cells" or "--compression" or "--quota" or "--parallel" or "--seed"))
+                throw new ArgumentException($"unknown option {argument} (--cells, --compression, --quota, --parallel, --seed)");
+        }
+        string? Text(string name) => list.IndexOf(name) is >= 0 and var i ? i + 1 < list.Count ? list[i + 1] : throw new ArgumentException($"{name} needs a value") : null;
+        var options = new ScaleBenchOptions
+        {
+            Cells = Text("--cells") is { } cells ? [.. cells.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))] : [1_000, 10_000, 100_000],
+            Compression = Text("--compression") is { } c ? double.Parse(c, CultureInfo.InvariantCulture) : 3000,
+            Quota = Text("--quota") is { } q ? int.Parse(q, CultureInfo.InvariantCulture) : 25,
+            Parallel = Text("--parallel") is { } p ? int.Parse(p, CultureInfo.InvariantCulture) : null,
+            Seed = Text("--seed") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : 1,
+        };
+        if (options.Cells.Any(n => n < 1) || options.Compression <= 0 || options.Quota < 1) throw new ArgumentException("--cells, --compression and --quota must be positive");
+        return options;
+    }
+}
+
+internal static class ScaleBench
+{
+    public static async Task<int> RunAsync(ScaleBenchOptions options)
+    {
+        Console.WriteLine($"scale: one silo in this process (embedded engine: SQLite state and ledger) on the SIMULATED cloud; {Environment.ProcessorCount} cores");
+        foreach (var cells in options.Cells) await RunOneAsync(cells, options).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task RunOneAsync(int cells, ScaleBenchOptions options)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"testgrid-scale-{Environment.ProcessId}-{cells}");
+        var profile = new SimulationProfile { Seed = options.Seed, TimeCompression = options.Compression, DefaultQuota = options.Quota };
+        try
+        {
+            var workload = SimulatedWorkload.Create(folder, cells, profile);
+            var capacity = workload.Pools.Values.Sum();
+            var parallel = options.Parallel ?? cells;
+            Console.WriteLine($"  {workload}; {capacity:N0} machines at once in all; {parallel:N0} cells dispatched at once");
+
+            var calls = new GrainCallCounter();
+            var builder = Host.CreateApplicationBuilder();
+            builder.Logging.ClearProviders().AddConsole().SetMinimumLevel(LogLevel.Warning);
+            builder.UseOrleans(silo =>
+            {
+                silo.UseLocalhostClustering(LocalPorts.Free(), LocalPorts.Free(), serviceId: HostingExtensions.ServiceId, clusterId: $"scale-{Environment.ProcessId}")
+                    .AddTestGrid()
+                    .AddTestGridLocalStorage(Path.Combine(folder, ".testgrid"))
+                    .AddIncomingGrainCallFilter(calls);
+                silo.Services.AddSimulatedCloud(profile, Path.Combine(folder, "cloud"));
+            });
+            using var host = builder.Build();
+            await host.StartAsync().ConfigureAwait(false);
+            var grains = host.Services.GetRequiredService<IGrainFactory>();
+
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            calls.Reset();
+            var clock = Stopwatch.StartNew();
+            var run = grains.GetGrain<IRunGrain>($"scale-{cells}");
+            await run.StartAsync(workload.Spec($"scale-{cells}", parallel)).ConfigureAwait(false);
+            RunProgress progress;
+            var lastPrint = TimeSpan.Zero;
+            while (!(progress = await run.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done)
+            {
+                if (clock.Elapsed - lastPrint > TimeSpan.FromSeconds(15))
+                {
+                    lastPrint = clock.Elapsed;
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"    {clock.Elapsed.TotalSeconds,6:0} s: {string.Join(", ", progress.Counts.Where(c => c.Value > 0).Select(c => $"{c.Key} {c.Value:N0}"))}"));
+                }
+                await Task.Delay(250).ConfigureAwait(false);
+            }
+            var wall = clock.Elapsed;
+            var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+            var callCount = calls.Count;
+            var report = await run.GetReportAsync().ConfigureAwait(false);
+            await host.StopAsync().ConfigureAwait(false);
+
+            var attempts = report.Cells.SelectMany(c => c.Attempts.Select(a => (Cell: c.Cell, Attempt: a))).ToList();
+            var makespan = (attempts.Max(a => a.Attempt.EndedAt) - report.StartedAt).TotalSeconds;
+            var longest = report.Cells.Max(c => c.Attempts.Sum(a => (a.EndedAt - a.StartedAt).TotalSeconds));
+            var poolBound = attempts.GroupBy(a => SimulatedProvider.PoolOf(a.Cell))
+                .Max(g => g.Sum(a => (a.Attempt.EndedAt - a.Attempt.StartedAt).TotalSeconds) / workload.Pools[g.Key]);
+            var bound = Math.Max(longest, poolBound);
+            var states = report.Cells.GroupBy(c => c.State).ToDictionary(g => g.Key, g => g.Count());
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"    done in {wall.TotalSeconds:0.0} s: verdict {report.Verdict.Status}; {string.Join(", ", states.Select(s => $"{s.Key} {s.Value:N0}"))}; {attempts.Count:N0} attempts"));
+            var label = $"{cells:N0} cells, 1 silo";
+            Figures.Add(new Figure("scale", $"{label}: orchestration CPU per cell", used.TotalMilliseconds / cells, "ms", Target: 0.5, Simulated: true));
+            Figures.Add(new Figure("scale", $"{label}: peak memory", PeakResidentMiB(), "MiB", Target: cells >= 100_000 ? 1024 : null, Simulated: true));
+            Figures.Add(new Figure("scale", $"{label}: grain calls per cell", callCount / (double)cells, "calls", Simulated: true));
+            Figures.Add(new Figure("scale", $"{label}: makespan / capacity lower bound", makespan / bound, "×", Target: 1.02, Simulated: true,
+                Note: string.Create(CultureInfo.InvariantCulture, $"makespan {makespan:0.0} s, bound {bound:0.0} s (longest cell {longest:0.0} s, busiest pool {poolBound:0.0} s)")));
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    /// <summary>This process's peak resident set, from /proc (VmHWM), in MiB.</summary>
+    private static double PeakResidentMiB()
+    {
+        var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+    }
+
+    /// <summary>Counts the calls grains receive.</summary>
+    private sealed class GrainCallCounter : IIncomingGrainCallFilter
+    {
+        private long _count;
+
+        public long Count => Interlocked.Read(ref _count);
+
+        public void Reset() => Interlocked.Exchange(ref _count, 0);
+
+        public Task Invoke(IIncomingGrainCallContext context)
+        {
+            Interlocked.Increment(ref _count);
+            return context.Invoke();
+        }
+    }
+}
