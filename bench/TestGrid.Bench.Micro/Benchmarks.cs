@@ -46,6 +46,7 @@ public class CellIdBenchmarks
     public void Setup() => _cell = Workload.Cell(7);
 
     [Benchmark(Description = "cell id: compute one"), FigureUnit("µs")]
+    [FigureNote("rebuilds the canonical JSON of the image and SKU for every cell (the same for all its regions); its buffer is now reused per thread (was 7.3 KB allocated per id)")]
     public string Compute() => CellIdentity.Compute(_cell.Image, _cell.Sku, _cell.Region, _cell.Provider, _cell.Suites);
 }
 
@@ -75,9 +76,11 @@ public class IngestBenchmarks
     public IReadOnlyList<TestRecord> Merge() => CellResults.Merge(_attempts);
 
     [Benchmark(Description = "ingest: cell state of 2 attempts"), FigureUnit("µs")]
+    [FigureNote("a whole Merge; the cell grain merges, then calls StateOf (a second Merge) per attempt result")]
     public CellState State() => CellResults.StateOf(_attempts);
 
     [Benchmark(Description = "ingest: ledger payloads of an attempt (cell + attempt + 12 tests)"), FigureUnit("µs")]
+    [FigureNote("the attempt payload drops the tests, so its computed cellState is Passed even for a failed attempt")]
     public int LedgerPayloads()
     {
         var chars = LedgerPayload.Cell(_cell).Length + LedgerPayload.Attempt(_first).Length;
@@ -86,6 +89,7 @@ public class IngestBenchmarks
     }
 
     [Benchmark(Description = "ingest: serialize AttemptResult (12 tests)"), FigureUnit("µs")]
+    [FigureNote("includes the computed cellState, a Merge per serialisation")]
     public string Serialize() => JsonSerializer.Serialize(_first, TestGridJsonContext.Default.AttemptResult);
 
     [Benchmark(Description = "ingest: deserialize AttemptResult (12 tests)"), FigureUnit("µs")]
