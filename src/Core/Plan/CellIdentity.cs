@@ -15,10 +15,17 @@ public static class CellIdentity
 {
     public const int Length = 12;
 
+    // One buffer and writer per thread, reset for each id: planning computes one per cell, and a fresh 512-byte buffer
+    // grew to over 4 KB (the writer asks for 4 KB at a time) for any cell whose canonical JSON passed 512 bytes.
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+
     public static string Compute(CellImage image, SkuDefinition sku, string region, string provider, IReadOnlyList<SuiteRef> suites)
     {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using (var json = new Utf8JsonWriter(buffer))
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(8192);
+        buffer.ResetWrittenCount();
+        var json = t_writer ??= new Utf8JsonWriter(buffer);
+        json.Reset(buffer);
         {
             json.WriteStartObject();
             json.WriteString("v", "1");
@@ -38,11 +45,15 @@ public static class CellIdentity
             }
             json.WriteEndArray();
             json.WriteEndObject();
+            json.Flush();
         }
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(buffer.WrittenSpan, hash);
+        if (buffer.Capacity > MaxKeptBuffer) (t_buffer, t_writer) = (null, null); // an unusually large source: not kept
         return Convert.ToHexStringLower(hash[..(Length / 2)]);
     }
+
+    private const int MaxKeptBuffer = 64 * 1024;
 
     /// <summary>
     /// What differs between two cells of the same name in what they test (the inputs of their ids), in words: why a

@@ -46,13 +46,14 @@ public static class CellResults
         {
             foreach (var test in attempt.Tests.OrderBy(t => t.Rerun))
             {
-                if (!runs.TryGetValue(test.Id, out var list))
+                var id = test.Id; // built on each read: once per test
+                if (!runs.TryGetValue(id, out var list))
                 {
-                    runs[test.Id] = list = [];
-                    order.Add(test.Id);
+                    runs[id] = list = [];
+                    order.Add(id);
                 }
                 list.Add(new TestRun(attempt.Number, test.Rerun, test.Outcome));
-                latest[test.Id] = (test, attempt.Number);
+                latest[id] = (test, attempt.Number);
             }
         }
         return [.. order.Select(id => new TestRecord(latest[id].Result, latest[id].Attempt, runs[id]))];
