@@ -1,5 +1,8 @@
 using System.Net.Sockets;
 using System.Text;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
 
 namespace TestGrid.Ssh;
 
@@ -7,68 +10,38 @@ namespace TestGrid.Ssh;
 /// Readiness by the SSH identification line, not by an open port: user-mode networking (QEMU's slirp) and proxies
 /// accept TCP long before a guest's sshd runs.
 /// </summary>
-/// <remarks>
-/// Probes overlap: a new one starts every <see cref="ProbeInterval"/>, and each stays open for its banner until
-/// <see cref="MaxPending"/> newer ones have started (2 s). Behind slirp a probe cannot tell a guest whose network is
-/// not up yet (its SYN is lost; only a fresh probe gets through once the guest is up) from an sshd that accepted but is
-/// slow to answer on a busy guest (giving up on it wastes the work and the guest's MaxStartups slot). A fresh probe
-/// every 250 ms serves the first, patience with the older ones the second; at most 8 at a time stays below sshd's
-/// default MaxStartups (10).
-/// </remarks>
 public static class SshBanner
 {
-    private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(250);
-    private const int MaxPending = 8;
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>Probes until a banner arrives or <paramref name="within"/> passes; returns the banner line.</summary>
     /// <exception cref="SshFailure">Kind <see cref="SshFailureKind.Unreachable"/>, with the last probe's error.</exception>
     public static async Task<string> WaitAsync(string host, int port, TimeSpan within, CancellationToken cancellationToken)
     {
-        var lastError = "no answer";
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(within);
-        var pending = new List<(Task<string> Probe, CancellationTokenSource Stop)>();
-
-        void End((Task<string> Probe, CancellationTokenSource Stop) probe)
-        {
-            pending.Remove(probe);
-            probe.Stop.Cancel();
-            // Its outcome is no longer wanted: observed here, so that a late failure is not an unobserved exception.
-            _ = probe.Probe.ContinueWith(static (t, stop) => { _ = t.Exception; ((CancellationTokenSource)stop!).Dispose(); }, probe.Stop, TaskScheduler.Default);
-        }
-
+        string lastError = "no answer";
+        var pipeline = new ResiliencePipelineBuilder<string>()
+            .AddTimeout(within)
+            .AddRetry(new RetryStrategyOptions<string>
+            {
+                ShouldHandle = new PredicateBuilder<string>().Handle<SocketException>().Handle<IOException>().Handle<TimeoutRejectedException>(),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Constant,
+                Delay = TimeSpan.FromMilliseconds(500),
+                OnRetry = args =>
+                {
+                    lastError = args.Outcome.Exception?.Message ?? lastError;
+                    return default;
+                },
+            })
+            .AddTimeout(ProbeTimeout)
+            .Build();
         try
         {
-            while (true)
-            {
-                if (pending.Count == MaxPending) End(pending[0]);
-                var stop = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
-                pending.Add((ProbeAsync(host, port, stop.Token).AsTask(), stop));
-                var tick = Task.Delay(ProbeInterval, deadline.Token);
-                while (true)
-                {
-                    var done = await Task.WhenAny(pending.Select(p => p.Probe).Append(tick)).ConfigureAwait(false);
-                    if (done == tick) break;
-                    var probe = pending.First(p => p.Probe == done);
-                    if (done.IsCompletedSuccessfully)
-                    {
-                        pending.Remove(probe);
-                        probe.Stop.Dispose();
-                        return await probe.Probe.ConfigureAwait(false);
-                    }
-                    if (done.Exception?.InnerException is { } e) lastError = e.Message;
-                    End(probe);
-                }
-                if (deadline.IsCancellationRequested)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    throw new SshFailure(SshFailureKind.Unreachable, $"no SSH banner from {host}:{port} within {within.TotalSeconds:0} s (last: {lastError})");
-                }
-            }
+            return await pipeline.ExecuteAsync(token => ProbeAsync(host, port, token), cancellationToken).ConfigureAwait(false);
         }
-        finally
+        catch (TimeoutRejectedException) when (!cancellationToken.IsCancellationRequested)
         {
-            foreach (var probe in pending.ToList()) End(probe);
+            throw new SshFailure(SshFailureKind.Unreachable, $"no SSH banner from {host}:{port} within {within.TotalSeconds:0} s (last: {lastError})");
         }
     }
 
