@@ -16,7 +16,8 @@ namespace TestGrid.Bench;
 /// Boot to SSH, measured by the runner on real QEMU guests of the repository's recipes: for each arch, N attempts one
 /// after the other (one guest at a time, 2 vCPUs, 2 GiB), each running one trivial test. Prints every attempt's
 /// milestones in seconds from QEMU's start and the median of each: first console byte, kernel start, SSH banner,
-/// SSH login, first test command (the runner's overhead is the last minus the banner).
+/// SSH login, first test command (the runner's overhead is the last minus the banner); and the boot detection lag
+/// (<see cref="BootLag"/>): from the guest's own moment of sshd listening to the host noticing the banner.
 /// </summary>
 internal static class BootBench
 {
@@ -26,7 +27,8 @@ internal static class BootBench
     {
         var images = FindImagesFolder();
         var suite = new SuitePackage(
-            new SuiteDefinition { Name = "bench", Tests = [new TestDefinition("noop", 60, Script: "noop.sh")], ContentHash = "bench" },
+            // probe: before it runs (after noop, so the runner's overhead is not disturbed) the bench measures the boot detection lag.
+            new SuiteDefinition { Name = "bench", Tests = [new TestDefinition("noop", 60, Script: "noop.sh"), new TestDefinition("probe", 60, Script: "noop.sh")], ContentHash = "bench" },
             [new SuiteFile("noop.sh", "#!/bin/sh\ntrue\n"u8.ToArray())]);
         var output = Path.Combine(Path.GetTempPath(), $"testgrid-boot-bench-{Environment.ProcessId}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -38,8 +40,8 @@ internal static class BootBench
             var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "image.json"))).RootElement;
             var image = new QemuImage(arch, Path.Combine(folder, "disk.qcow2"), Path.Combine(folder, "vmlinuz"), Path.Combine(folder, "initrd.img"),
                 manifest.GetProperty("append").GetString()!, recipe);
-            var runner = new AttemptRunner(new QemuProvider(new QemuSpec(new Dictionary<string, QemuImage> { ["bench"] = image }, 600, accelerator)),
-                new SshSessionOptions(), NullLogger<AttemptRunner>.Instance);
+            var provider = new RememberingProvider(new QemuProvider(new QemuSpec(new Dictionary<string, QemuImage> { ["bench"] = image }, 600, accelerator)));
+            var runner = new AttemptRunner(provider, new SshSessionOptions(), NullLogger<AttemptRunner>.Instance);
             var cell = new Cell
             {
                 Id = "bench", Name = $"bench/{arch.Name()}", Provider = QemuProvider.ProviderName, Region = "local", Suites = [new SuiteRef("bench", "bench")],
@@ -47,21 +49,46 @@ internal static class BootBench
                 Sku = new SkuDefinition("bench", arch, 2, 2),
             };
             var results = new List<IReadOnlyDictionary<string, double>>();
+            var lags = new List<BootLag>();
             for (var i = 1; i <= runs; i++)
             {
+                BootLag? lag = null;
                 var result = await runner.RunAsync(new AttemptRequest("bench", cell, i, $"bench-{Environment.ProcessId}-{arch.Name()}-{i}", [suite], new PolicyDefinition(), null, output),
-                    (_, _) => Task.CompletedTask, CancellationToken.None);
+                    async (_, detail) =>
+                    {
+                        if (detail == "bench/probe") lag = await BootLag.MeasureAsync(provider.Last!, CancellationToken.None);
+                    }, CancellationToken.None);
                 if (result.Outcome != AttemptOutcome.Completed) throw new InvalidOperationException($"attempt {i} on {arch.Name()} ended {result.Outcome}: {result.Error}");
+                if (lag is null) throw new InvalidOperationException($"attempt {i} on {arch.Name()}: the probe test did not run");
+                lag = lag with { NoticedUnix = result.Metrics["boot.ssh_banner_unix"] };
                 results.Add(result.Metrics);
-                Console.WriteLine($"  {arch.Name(),-5} #{i}  " + string.Join("  ", Milestones.Select(m => string.Create(CultureInfo.InvariantCulture, $"{Short(m)} {result.Metrics[m],6:0.00}"))));
+                lags.Add(lag);
+                Console.WriteLine($"  {arch.Name(),-5} #{i}  " + string.Join("  ", Milestones.Select(m => string.Create(CultureInfo.InvariantCulture, $"{Short(m)} {result.Metrics[m],6:0.00}")))
+                    + "  " + LagColumns(lag, result.Metrics));
             }
             Console.WriteLine($"  {arch.Name(),-5} median " + string.Join("  ", Milestones.Select(m => string.Create(CultureInfo.InvariantCulture, $"{Short(m)} {Median(results.Select(r => r[m])),6:0.00}")))
+                + string.Create(CultureInfo.InvariantCulture, $"  lag {Median(lags.Select(l => l.LagSeconds)) * 1000,5:0} ms")
                 + string.Create(CultureInfo.InvariantCulture, $"   runner overhead banner→first command {Median(results.Select(r => r["suites.first_command"] - r["boot.ssh_banner"])):0.00} s"));
+            Figures.Add(new Figure("boot", $"{arch.Name()}: boot detection lag (guest sshd listening → TestGrid noticed), median", Median(lags.Select(l => l.LagSeconds)) * 1000, "ms", Target: 200,
+                Note: "ready = later of ssh.socket listening and the guest's DHCPv4 address (guest journal), on the host clock by an NTP-style offset over SSH; noticed = boot.ssh_banner_unix"));
+            Figures.Add(new Figure("boot", $"{arch.Name()}: boot detection lag, clock-offset uncertainty (half the smallest round trip, worst attempt)", lags.Max(l => l.UncertaintySeconds) * 1000, "ms"));
+            Figures.Add(new Figure("boot", $"{arch.Name()}: SSH banner from QEMU's start, median", Median(results.Select(r => r["boot.ssh_banner"])), "s"));
+            Figures.Add(new Figure("boot", $"{arch.Name()}: SSH login from QEMU's start, median", Median(results.Select(r => r["boot.ssh_login"])), "s"));
         }
         Directory.Delete(output, recursive: true);
     }
 
     private static string Short(string metric) => metric.Split('.')[1];
+
+    /// <summary>The lag and what it is made of, in seconds from QEMU's start (the host's start: noticed minus <c>boot.ssh_banner</c>).</summary>
+    private static string LagColumns(BootLag lag, IReadOnlyDictionary<string, double> metrics)
+    {
+        var start = lag.NoticedUnix - metrics["boot.ssh_banner"];
+        double Host(double guestUnix) => guestUnix - lag.OffsetSeconds - start;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"lag {lag.LagSeconds * 1000,5:0} ms ±{lag.UncertaintySeconds * 1000:0.0}  (socket {Host(lag.ListeningUnix):0.00}, network {Host(lag.NetworkUnix):0.00}, "
+            + $"sshd started {(lag.SshdStartedUnix is { } up ? Host(up).ToString("0.00", CultureInfo.InvariantCulture) : "?")}, {lag.DropsBeforeNotice} MaxStartups drops; guest clock {lag.OffsetSeconds:+0.000;-0.000} s)");
+    }
 
     private static double Median(IEnumerable<double> values)
     {

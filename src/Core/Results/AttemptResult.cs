@@ -53,7 +53,8 @@ public sealed record AttemptResult
     /// <summary>
     /// What the runner measured, in seconds from the machine's start: <c>boot.first_console_byte</c>,
     /// <c>boot.kernel_start</c>, <c>boot.ssh_banner</c>, <c>boot.ssh_login</c> (the first two where there is a console),
-    /// <c>suites.first_command</c>; and what tests reported (e.g. <c>boot.userspace</c>).
+    /// <c>suites.first_command</c>; <c>boot.ssh_banner_unix</c>, the same banner as a wall-clock time (Unix seconds);
+    /// and what tests reported (e.g. <c>boot.userspace</c>).
     /// </summary>
     public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
 

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Text;
+using Renci.SshNet;
+using TestGrid.Plan;
+using TestGrid.Provision;
+using TestGrid.Results;
+
+namespace TestGrid.Bench;
+
+/// <summary>
+/// Boot detection lag of one attempt: from the guest's own moment of "sshd can accept" to the host's moment of noticing
+/// (<c>boot.ssh_banner_unix</c>, BootStage). The guest is socket-activated (ssh.socket, Accept=yes), so sshd "listening"
+/// is systemd's "Listening on ssh.socket"; a connection from the host also needs the guest's network, so ready is the
+/// later of that and systemd-networkd's "DHCPv4 address … acquired" (both from the guest journal, its realtime clock).
+/// The guest clock is brought to the host's by an offset measured NTP-style over SSH: host t0, guest
+/// <c>$EPOCHREALTIME</c> (a bash builtin, no fork), host t1 through one long-lived command; offset = guest − (t0+t1)/2,
+/// from the sample with the smallest round trip, uncertain by half of it. BOOTLAG_DUMP=DIR keeps each guest journal
+/// there and measures the offset again 5 s later (the guest clock's drift).
+/// </summary>
+/// <param name="SshdStartedUnix">When systemd had started sshd (guest clock): socket activation starts it on the first connection.</param>
+/// <param name="DropsUnix">When sshd turned a connection away past its MaxStartups (guest clock): too many unanswered probes.</param>
+/// <param name="NoticedUnix">The host's moment of noticing, <c>boot.ssh_banner_unix</c>; set once the attempt has ended.</param>
+internal sealed record BootLag(
+    double ListeningUnix, double NetworkUnix, double? SshdStartedUnix, IReadOnlyList<double> DropsUnix, double OffsetSeconds, double RoundTripSeconds, double NoticedUnix = double.NaN)
+{
+    /// <summary>Guest ready (host clock): the later of the socket listening and the network up.</summary>
+    public double ReadyHostUnix => Math.Max(ListeningUnix, NetworkUnix) - OffsetSeconds;
+
+    public double LagSeconds => NoticedUnix - ReadyHostUnix;
+
+    /// <summary>Connections sshd turned away (MaxStartups) before the banner was noticed.</summary>
+    public int DropsBeforeNotice => DropsUnix.Count(d => d - OffsetSeconds <= NoticedUnix);
+
+    /// <summary>Half the smallest round trip: how far off the offset can be.</summary>
+    public double UncertaintySeconds => RoundTripSeconds / 2;
+
+    private const int Samples = 15;
+
+    /// <summary>Logs in to the attempt's machine with its own key and pinned host key (from the console), and measures.</summary>
+    public static async Task<BootLag> MeasureAsync(Machine machine, CancellationToken cancellationToken)
+    {
+        var hostKeys = machine.Console is { } console ? await console.HostKeysAsync(cancellationToken) : [];
+        var pinned = hostKeys.Select(k => k.Split(' ')[0]).ToHashSet(StringComparer.Ordinal);
+        var target = machine.Ssh;
+        using var client = new SshClient(new ConnectionInfo(target.Host, target.Port, target.User,
+            new PrivateKeyAuthenticationMethod(target.User, new PrivateKeyFile(target.PrivateKeyPath))) { Timeout = TimeSpan.FromSeconds(30) });
+        client.HostKeyReceived += (_, e) => e.CanTrust = pinned.Contains("SHA256:" + e.FingerPrintSHA256);
+        await client.ConnectAsync(cancellationToken);
+
+        var (offset, roundTrip) = await OffsetAsync(client, cancellationToken);
+
+        // The journal of this boot, in the guest's realtime clock (µs): the socket, the network, and the connections
+        // systemd accepted on the socket (one sshd per connection: the first is the probe that got the banner, unless
+        // an earlier one was given up).
+        using var journal = client.CreateCommand(
+            "journalctl -b -o short-unix --no-pager | grep -E 'Listening on ssh\\.socket|DHCPv4 address|Started ssh(@|\\.service)|MaxStartups'");
+        await journal.ExecuteAsync(cancellationToken);
+        var lines = journal.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (Environment.GetEnvironmentVariable("BOOTLAG_DUMP") is { Length: > 0 } dump)
+        {
+            using var all = client.CreateCommand("journalctl -b -o short-unix --no-pager; echo ===; dmesg | tail -50; echo ===; cat /proc/uptime; date +%s.%N; cat /sys/devices/system/clocksource/clocksource0/current_clocksource");
+            await all.ExecuteAsync(cancellationToken);
+            await File.WriteAllTextAsync(Path.Combine(dump, $"journal-{DateTime.UtcNow:HHmmss}.txt"), all.Result, cancellationToken);
+            await Task.Delay(5000, cancellationToken);
+            var (offset2, _) = await OffsetAsync(client, cancellationToken);
+            Console.WriteLine($"    offset then {offset:0.000000}, now {offset2:0.000000}");
+        }
+        double? First(string marker) => lines.Where(l => l.Contains(marker, StringComparison.Ordinal))
+            .Select(l => (double?)double.Parse(l.Split(' ')[0], CultureInfo.InvariantCulture)).FirstOrDefault();
+        var listening = First("Listening on ssh.socket") ?? throw new InvalidOperationException($"no 'Listening on ssh.socket' in the guest journal:\n{journal.Result}");
+        var network = First("DHCPv4 address") ?? throw new InvalidOperationException($"no 'DHCPv4 address' in the guest journal:\n{journal.Result}");
+        var sshd = First("Started ssh");
+        var drops = lines.Where(l => l.Contains("MaxStartups", StringComparison.Ordinal))
+            .Select(l => double.Parse(l.Split(' ')[0], CultureInfo.InvariantCulture)).ToList();
+        client.Disconnect();
+        return new BootLag(listening, network, sshd, drops, offset, roundTrip);
+    }
+
+    private static async Task<(double Offset, double RoundTrip)> OffsetAsync(SshClient client, CancellationToken cancellationToken)
+    {
+        using var command = client.CreateCommand("exec bash -c 'while read -r _; do echo $EPOCHREALTIME; done'");
+        var execution = command.ExecuteAsync(cancellationToken);
+        var best = (Offset: 0.0, RoundTrip: double.MaxValue);
+        await using (var input = command.CreateInputStream())
+        {
+            var output = command.OutputStream;
+            for (var i = 0; i < Samples; i++)
+            {
+                var t0 = NowUnix();
+                await input.WriteAsync("\n"u8.ToArray(), cancellationToken);
+                await input.FlushAsync(cancellationToken);
+                var line = await ReadLineAsync(output, cancellationToken);
+                var t1 = NowUnix();
+                var guest = double.Parse(line.Replace(',', '.'), CultureInfo.InvariantCulture);
+                if (t1 - t0 < best.RoundTrip) best = (guest - (t0 + t1) / 2, t1 - t0);
+                await Task.Delay(20, cancellationToken);
+            }
+        }
+        // The input's end (EOF) ends the loop and the command.
+        await execution.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+        return best;
+    }
+
+    private static async Task<string> ReadLineAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(10));
+        var line = new StringBuilder();
+        var buffer = new byte[1];
+        while (true)
+        {
+            if (await stream.ReadAsync(buffer, limit.Token) == 0) throw new IOException("the clock command ended");
+            if (buffer[0] == '\n') return line.ToString().Trim();
+            line.Append((char)buffer[0]);
+        }
+    }
+
+    private static double NowUnix() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds;
+}
+
+/// <summary>The QEMU provider, remembering the machine it made last (the bench runs one attempt at a time).</summary>
+internal sealed class RememberingProvider(IMachineProvider inner) : IMachineProvider
+{
+    public Machine? Last { get; private set; }
+
+    public string Name => inner.Name;
+
+    public Task<CapacityNeed> CapacityForAsync(Cell cell, CancellationToken cancellationToken) => inner.CapacityForAsync(cell, cancellationToken);
+
+    public async Task<Machine> ProvisionAsync(ProvisionRequest request, CancellationToken cancellationToken) =>
+        Last = await inner.ProvisionAsync(request, cancellationToken);
+
+    public Task DestroyAsync(Machine machine, CancellationToken cancellationToken) => inner.DestroyAsync(machine, cancellationToken);
+
+    public Task<string?> KeepAsync(Machine machine, DateTimeOffset until, CancellationToken cancellationToken) => inner.KeepAsync(machine, until, cancellationToken);
+}
