@@ -12,8 +12,9 @@ using TestGrid.Matrix;
 //                                                                           rerunning one cell of a finished run: command to new verdict
 //   dotnet run -c Release --project bench/TestGrid.Bench -- scale [--cells 1000,10000,100000] [--compression 3000] [--quota 25]
 //       [--parallel N] [--seed 1]                                          orchestration cost on the simulated cloud, one silo
+//   bench/run  (= TestGrid.Bench all [--quick] [--only NAMES])   every benchmark of BENCHMARKS.md; writes bench/results/<date>.json
 // Any of them with --figures FILE also writes what it measured as JSON (Figures.cs), for `bench all` to collect.
-const string Usage = "usage: TestGrid.Bench [plan] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N] | scale [--cells N,N] [--compression X] [--quota N] [--parallel N] [--seed N]; any with [--figures FILE]";
+const string Usage = "usage: TestGrid.Bench [plan] | all [--quick] [--only NAMES] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N] | scale [--cells N,N] [--compression X] [--quota N] [--parallel N] [--seed N]; any with [--figures FILE]";
 
 var arguments = args.ToList();
 string? figuresFile = null;
@@ -41,6 +42,8 @@ try
             return 0;
         case "rerun":
             return await RerunBench.RunAsync(RerunBenchOptions.Parse(options));
+        case "all":
+            return await AllBench.RunAsync(options);
         case "scale":
             return await ScaleBench.RunAsync(ScaleBenchOptions.Parse(options));
         case "boot":

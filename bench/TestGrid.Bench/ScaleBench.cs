@@ -61,11 +61,15 @@ internal static class ScaleBench
     public static async Task<int> RunAsync(ScaleBenchOptions options)
     {
         Console.WriteLine($"scale: one silo in this process (embedded engine: SQLite state and ledger) on the SIMULATED cloud; {Environment.ProcessorCount} cores");
-        foreach (var cells in options.Cells) await RunOneAsync(cells, options).ConfigureAwait(false);
+        foreach (var cells in options.Cells)
+        {
+            if (!await RunOneAsync(cells, options).ConfigureAwait(false)) return 130;
+        }
         return 0;
     }
 
-    private static async Task RunOneAsync(int cells, ScaleBenchOptions options)
+    /// <summary>One size; false when interrupted (Ctrl-C, SIGTERM: the run is cancelled and nothing is recorded).</summary>
+    private static async Task<bool> RunOneAsync(int cells, ScaleBenchOptions options)
     {
         var folder = Path.Combine(Path.GetTempPath(), $"testgrid-scale-{Environment.ProcessId}-{cells}");
         var profile = new SimulationProfile { Seed = options.Seed, TimeCompression = options.Compression, DefaultQuota = options.Quota };
@@ -90,6 +94,7 @@ internal static class ScaleBench
             using var host = builder.Build();
             await host.StartAsync().ConfigureAwait(false);
             var grains = host.Services.GetRequiredService<IGrainFactory>();
+            var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
 
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             calls.Reset();
@@ -100,6 +105,13 @@ internal static class ScaleBench
             var lastPrint = TimeSpan.Zero;
             while (!(progress = await run.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done)
             {
+                if (stopping.IsCancellationRequested)
+                {
+                    Console.WriteLine("    interrupted: cancelling the run");
+                    await run.CancelAsync("benchmark interrupted").ConfigureAwait(false);
+                    await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                    return false;
+                }
                 if (clock.Elapsed - lastPrint > TimeSpan.FromSeconds(15))
                 {
                     lastPrint = clock.Elapsed;
@@ -130,6 +142,7 @@ internal static class ScaleBench
             Figures.Add(new Figure("scale", $"{label}: grain calls per cell", callCount / (double)cells, "calls", Simulated: true));
             Figures.Add(new Figure("scale", $"{label}: makespan / capacity lower bound", makespan / bound, "×", Target: 1.02, Simulated: true,
                 Note: string.Create(CultureInfo.InvariantCulture, $"makespan {makespan:0.0} s, bound {bound:0.0} s (longest cell {longest:0.0} s, busiest pool {poolBound:0.0} s)")));
+            return true;
         }
         finally
         {

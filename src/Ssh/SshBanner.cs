@@ -12,7 +12,16 @@ namespace TestGrid.Ssh;
 /// </summary>
 public static class SshBanner
 {
-    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long one connection may wait for its banner. Generous: with socket activation (systemd's ssh.socket) each
+    /// connection starts its own sshd, which takes seconds in a guest under software emulation; a probe given up early
+    /// never sees a banner and still holds one of sshd's MaxStartups slots. Nothing listening costs nothing: user-mode
+    /// networking then closes the connection at once.
+    /// </summary>
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>Between probes: short, it bounds how late a banner is noticed once sshd listens.</summary>
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Probes until a banner arrives or <paramref name="within"/> passes; returns the banner line.</summary>
     /// <exception cref="SshFailure">Kind <see cref="SshFailureKind.Unreachable"/>, with the last probe's error.</exception>
@@ -26,7 +35,7 @@ public static class SshBanner
                 ShouldHandle = new PredicateBuilder<string>().Handle<SocketException>().Handle<IOException>().Handle<TimeoutRejectedException>(),
                 MaxRetryAttempts = int.MaxValue,
                 BackoffType = DelayBackoffType.Constant,
-                Delay = TimeSpan.FromMilliseconds(500),
+                Delay = ProbeInterval,
                 OnRetry = args =>
                 {
                     lastError = args.Outcome.Exception?.Message ?? lastError;

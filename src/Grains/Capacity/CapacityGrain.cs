@@ -20,10 +20,12 @@ public sealed class CapacityOptions
 /// while our own machines run would count them twice).
 /// </para>
 /// <para>
-/// Leases, the queue and pool limits are persisted (<see cref="TestGridStorage.Capacity"/>) after every change, so the
-/// grain comes back on another silo holding what cells elsewhere hold. A lease's id is its request's id: a cell whose
-/// silo died returns the lease of its lost attempt by that id, and a cell that asks again for a request already
-/// granted or queued gets that grant or keeps its place.
+/// Leases and pool limits are persisted (<see cref="TestGridStorage.Capacity"/>) on every grant and release, so the
+/// grain comes back on another silo holding what cells elsewhere hold. The queue is not: it can hold every cell of a
+/// large run, and writing it on each call would cost the square of the run's cells. A waiting cell asks again from
+/// time to time, which rebuilds the queue of a grain that moved. A lease's id is its request's id: a cell whose silo
+/// died returns the lease of its lost attempt by that id, and a cell that asks again for a request already granted or
+/// queued gets that grant or keeps its place.
 /// </para>
 /// </summary>
 public sealed class CapacityGrain(
@@ -31,29 +33,42 @@ public sealed class CapacityGrain(
     IOptions<CapacityOptions> options) : Grain, ICapacityGrain
 {
     private readonly HashSet<string> _busy = new(StringComparer.Ordinal);
+    private readonly List<LeaseRequest> _queue = [];
+    private readonly HashSet<string> _queued = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _inUse = new(StringComparer.Ordinal);
     private int _unitsInUse;
 
     private Dictionary<string, Lease> Leases => state.State.Leases;
 
-    private List<LeaseRequest> Queue => state.State.Queue;
 
     private int? Limit => options.Value.UnitLimits.TryGetValue(this.GetPrimaryKeyString(), out var limit) ? limit : null;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         foreach (var lease in Leases.Values) Hold(lease, +1);
+        // A queue persisted by an earlier version: kept in memory from now on.
+        foreach (var request in state.State.Queue) Enqueue(request);
+        state.State.Queue.Clear();
         return Task.CompletedTask;
     }
 
     public async Task<Lease?> RequestAsync(LeaseRequest request)
     {
         if (Leases.TryGetValue(request.RequestId, out var existing)) return existing;
-        if (Queue.Any(q => q.RequestId == request.RequestId)) return null;
+        if (_queued.Contains(request.RequestId)) return null;
         var lease = TryGrant(request);
-        if (lease is null) Queue.Add(request);
+        if (lease is null)
+        {
+            Enqueue(request);
+            return null;
+        }
         await state.WriteStateAsync();
         return lease;
+    }
+
+    private void Enqueue(LeaseRequest request)
+    {
+        if (_queued.Add(request.RequestId)) _queue.Add(request);
     }
 
     public async Task ReleaseAsync(string leaseId)
@@ -64,14 +79,15 @@ public sealed class CapacityGrain(
         await state.WriteStateAsync();
     }
 
-    public async Task WithdrawAsync(string requestId)
+    public Task WithdrawAsync(string requestId)
     {
         // A grant may have crossed the withdrawal: its cell releases it when it arrives.
-        if (Queue.RemoveAll(q => q.RequestId == requestId) > 0) await state.WriteStateAsync();
+        if (_queued.Remove(requestId)) _queue.RemoveAll(q => q.RequestId == requestId);
+        return Task.CompletedTask;
     }
 
     public Task<CapacitySnapshot> GetSnapshotAsync() =>
-        Task.FromResult(new CapacitySnapshot(_unitsInUse, Limit, [.. _busy.Order(StringComparer.Ordinal)], Queue.Count, state.State.Peak,
+        Task.FromResult(new CapacitySnapshot(_unitsInUse, Limit, [.. _busy.Order(StringComparer.Ordinal)], _queue.Count, state.State.Peak,
             [.. state.State.Pools.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new PoolUsage(p.Key, InUse(p.Key), p.Value.Limit, p.Value.Peak))]));
 
     private int InUse(string pool) => _inUse.GetValueOrDefault(pool);
@@ -90,12 +106,13 @@ public sealed class CapacityGrain(
 
     private void GrantWaiting()
     {
-        for (var i = 0; i < Queue.Count;)
+        for (var i = 0; i < _queue.Count;)
         {
-            var request = Queue[i];
+            var request = _queue[i];
             if (TryGrant(request) is { } lease)
             {
-                Queue.RemoveAt(i);
+                _queue.RemoveAt(i);
+                _queued.Remove(request.RequestId);
                 // One-way: the capacity grain never waits on a cell, so no call cycle can form.
                 GrainFactory.GetGrain<ICellGrain>(request.Requester).LeaseGrantedAsync(lease).Ignore();
             }
@@ -142,6 +159,7 @@ public sealed class CapacityGrain(
 public sealed class CapacityState
 {
     [Id(0)] public Dictionary<string, Lease> Leases { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>Written by earlier versions; the queue now lives in the grain's memory (see <see cref="CapacityGrain"/>).</summary>
     [Id(1)] public List<LeaseRequest> Queue { get; set; } = [];
     [Id(2)] public Dictionary<string, PoolState> Pools { get; set; } = new(StringComparer.Ordinal);
     [Id(3)] public int Peak { get; set; }

@@ -59,6 +59,9 @@ public sealed partial class CellGrain(
 
     private static readonly TimeSpan NotifyTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often a cell waiting for capacity asks again.</summary>
+    private static readonly TimeSpan LeaseRequestRefresh = TimeSpan.FromSeconds(30);
+
     private readonly ILogger _logger = loggers.CreateLogger<CellGrain>();
     private CancellationTokenSource? _cancel;
     private TaskCompletionSource<Lease>? _leaseWaiter;
@@ -361,6 +364,13 @@ public sealed partial class CellGrain(
             using var registration = cancellationToken.Register(() => _leaseWaiter.TrySetCanceled(cancellationToken));
             try
             {
+                // Asking again from time to time puts the request back in the queue of a capacity grain that moved
+                // (its queue is not persisted); asking for a request queued or granted is idempotent.
+                while (await Task.WhenAny(_leaseWaiter.Task, Task.Delay(LeaseRequestRefresh, cancellationToken)) != _leaseWaiter.Task)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (await GrainCalls.RetryAsync(() => capacity.RequestAsync(request)) is { } lease) return lease;
+                }
                 return await _leaseWaiter.Task;
             }
             catch (OperationCanceledException)

@@ -19,7 +19,10 @@ namespace TestGrid.Engine.Storage;
 /// ETags. Clear keeps the row with no payload and a new version (as Orleans' ADO.NET provider does), so versions never
 /// restart and an ETag from before the clear can never match again; a cleared record reads as no record.</para>
 /// <para>The file is in WAL mode (readers, such as a <c>status</c> command in another process, never wait for a writer)
-/// with <c>synchronous = FULL</c> (a write that returned is on disk). Every write is one statement: writers in this
+/// with <c>synchronous = NORMAL</c>: a write that returned survives its process being killed (the state an embedded run
+/// resumes from); a power loss may undo the last writes, after which cells run their lost attempts again. FULL (an
+/// fsync per write) made every cell's state changes wait on the disk one at a time: a 10,000-cell run's cells could
+/// not start faster than the disk syncs. Every write is one statement: writers in this
 /// process queue on an async gate per file, writers in other processes wait on SQLite's busy timeout
 /// (<see cref="BusyTimeout"/>) instead of failing. Every statement runs with the operation's cancellation token.
 /// Failures other than ETag conflicts are <see cref="SqliteGrainStorageException"/>s that name the file.</para>
@@ -325,8 +328,8 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            // FULL: a commit is on disk when the write returns (WAL fsync per commit), so it survives power loss too.
-            await ExecuteAsync(connection, $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = FULL;", cancellationToken)
+            // NORMAL in WAL mode: durable against a process crash; the disk is synced at WAL checkpoints (see the class remarks).
+            await ExecuteAsync(connection, $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL;", cancellationToken)
                 .ConfigureAwait(false);
             return connection;
         }
