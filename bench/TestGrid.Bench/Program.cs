@@ -10,8 +10,10 @@ using TestGrid.Matrix;
 //                                                                           ledger write and query latency for a 1,000-cell run
 //   dotnet run -c Release --project bench/TestGrid.Bench -- rerun [--cells 100] [--repeat 5] [--parallel 16]
 //                                                                           rerunning one cell of a finished run: command to new verdict
+//   dotnet run -c Release --project bench/TestGrid.Bench -- fanout [--hosts 8,32,64]
+//                                                                           one run over N local sshd processes at once against the physical limit
 // Any of them with --figures FILE also writes what it measured as JSON (Figures.cs), for `bench all` to collect.
-const string Usage = "usage: TestGrid.Bench [plan] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N]; any with [--figures FILE]";
+const string Usage = "usage: TestGrid.Bench [plan] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N] | fanout [--hosts N,N,...]; any with [--figures FILE]";
 
 var arguments = args.ToList();
 string? figuresFile = null;
@@ -39,6 +41,8 @@ try
             return 0;
         case "rerun":
             return await RerunBench.RunAsync(RerunBenchOptions.Parse(options));
+        case "fanout":
+            return await FanoutBench.RunAsync(FanoutBenchOptions.Parse(options));
         case "boot":
             var runs = options.ToList().IndexOf("--runs") is >= 0 and var r ? int.Parse(options[r + 1], System.Globalization.CultureInfo.InvariantCulture) : 5;
             var accel = options.ToList().IndexOf("--accel") is >= 0 and var a ? options[a + 1] : "auto";
