@@ -17,7 +17,8 @@
 // Also: connection overhead (median connect + auth), per-command overhead (the runner's per-test duration in
 // verdict.json minus the raw command's on the same host, median), and where an attempt's time went (attempt.log).
 // Every sshd is killed and the temporary folder removed at the end, also on an exception or Ctrl-C / SIGTERM (a second
-// Ctrl-C quits at once; the sshd processes are then still killed on the way out). Tests run as root on this machine
+// Ctrl-C quits at once; the sshd processes are then still killed on the way out), and so is what the run's attempts
+// left in /tmp when their own teardown failed (an overloaded machine times out its rm). Tests run as root on this machine
 // itself: the conformance suite only reads (sshd -T, apt-get check, find …); outcomes do not matter, time does.
 // TESTGRID_FANOUT_KEEP=1 keeps the temporary folder (attempt logs, verdict.json) for a look; the processes still end.
 // About 3 min on the 2-core development machine for 8,32,64.
@@ -137,6 +138,10 @@ internal static partial class FanoutBench
         Directory.CreateDirectory(root);
         var user = Environment.UserName;
         var hosts = new List<Host>();
+        var runId = $"fanout-{n}-{Guid.NewGuid().ToString("N")[..6]}";
+        // What the run's sessions leave in this machine's /tmp when their own cleanup fails (an overloaded machine
+        // times out the teardown's rm): the attempts' folders and the sessions' pid-file folders made during the run.
+        var before = LeftOvers(runId).ToHashSet(StringComparer.Ordinal);
         try
         {
             var starting = Stopwatch.StartNew();
@@ -156,7 +161,6 @@ internal static partial class FanoutBench
             await Task.WhenAll(hosts.Select(h => SshBanner.WaitAsync("127.0.0.1", h.Port, TimeSpan.FromSeconds(30), cancel)));
             starting.Stop();
 
-            var runId = $"fanout-{n}-{Guid.NewGuid().ToString("N")[..6]}";
             var output = Path.Combine(root, "out");
             WriteWorkspace(repo, root, hosts, clientKey, user);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fanout bench: {n} sshd processes up in {starting.Elapsed.TotalSeconds:0.0} s; testgrid run, {n} cells"));
@@ -231,8 +235,24 @@ internal static partial class FanoutBench
         finally
         {
             foreach (var host in hosts) Kill(host.Process);
+            foreach (var left in LeftOvers(runId).Where(d => !before.Contains(d)))
+            {
+                try
+                {
+                    Directory.Delete(left, recursive: true);
+                }
+                catch (IOException)
+                {
+                    // Gone meanwhile.
+                }
+            }
         }
     }
+
+    /// <summary>The run's attempt folders in /tmp (<c>/tmp/testgrid-RUN-…</c>), every session pid-file folder (<c>/tmp/.testgrid-…</c>) and the limit's folders.</summary>
+    private static IEnumerable<string> LeftOvers(string runId) =>
+        Directory.EnumerateDirectories("/tmp", $"testgrid-{runId}-*").Concat(Directory.EnumerateDirectories("/tmp", ".testgrid-*"))
+            .Concat(Directory.EnumerateDirectories("/tmp", "testgrid-fanout-limit-*"));
 
     /// <summary>Writes the host's key and config and starts its sshd; returns once the process runs (not yet listening).</summary>
     private static async Task<Host> StartSshdAsync(string root, string name, int port, string authorizedKeys, string user)
