@@ -3,8 +3,9 @@
 #   scripts/setup.sh [--no-docker] [--images RECIPE...]
 #  - Debian packages: QEMU for x64 and arm64 guests (qemu-system-x86, qemu-system-arm, qemu-utils), qemu-user-static
 #    and binfmt-support (to build arm64 images on x64), mmdebstrap and e2fsprogs (image recipes), openssh-client
-#    (ssh-keygen, ssh-keyscan), util-linux (setsid), docker.io (a Docker engine for the tests' SSH hosts), and nodejs
-#    and npm (for Azurite);
+#    (ssh-keygen, ssh-keyscan), openssh-server (/usr/sbin/sshd: the fan-out benchmark starts its own sshd processes on
+#    127.0.0.1; it neither needs nor uses a system sshd, which the package may start on port 22), util-linux (setsid),
+#    docker.io (a Docker engine for the tests' SSH hosts), and nodejs and npm (for Azurite);
 #  - Azurite (npm azurite, pinned), the Azure Storage emulator the Azure Tables ledger and the cluster tests (tables, blobs) run against,
 #    installed into $TESTGRID_CACHE/azurite-VERSION;
 #  - the validators of deploy/ (tests in src/Tests/Deploy): kubectl (Debian's kubernetes-client when the machine has
@@ -48,6 +49,7 @@ fi
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v setsid >/dev/null || missing+=(util-linux)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)

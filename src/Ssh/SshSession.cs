@@ -18,6 +18,7 @@ public sealed class SshSession : IAsyncDisposable
     private readonly ConnectionInfo _connection;
     private readonly SshTarget _target;
     private readonly SshSessionOptions _options;
+    private SftpClient? _sftp;
 
     /// <summary>How much later than the runner's own timeout the machine-side backstop fires.</summary>
     public static readonly TimeSpan BackstopMargin = TimeSpan.FromSeconds(10);
@@ -61,8 +62,7 @@ public sealed class SshSession : IAsyncDisposable
 
     private async Task UploadAsync(string remoteRoot, IEnumerable<(string Path, byte[] Content)> files, CancellationToken cancellationToken)
     {
-        using var sftp = new SftpClient(_connection);
-        await ConnectPinnedAsync(sftp, _target, cancellationToken).ConfigureAwait(false);
+        var sftp = await SftpAsync(cancellationToken).ConfigureAwait(false);
         var created = new HashSet<string>(StringComparer.Ordinal);
         try
         {
@@ -83,6 +83,55 @@ public sealed class SshSession : IAsyncDisposable
     }
 
     /// <summary>
+    /// Reads a small file of the machine over SFTP (no process started on it), capped like command output: the first
+    /// and last <paramref name="capBytes"/> bytes; null when it does not exist.
+    /// </summary>
+    public async Task<string?> ReadFileAsync(string path, int capBytes, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(timeout);
+        try
+        {
+            var sftp = await SftpAsync(limit.Token).ConfigureAwait(false);
+            using var file = await sftp.OpenAsync(path, FileMode.Open, FileAccess.Read, limit.Token).ConfigureAwait(false);
+            var output = new OutputCapture(capBytes, capBytes);
+            var buffer = new byte[32 * 1024];
+            int read;
+            while ((read = await file.ReadAsync(buffer, limit.Token).ConfigureAwait(false)) > 0)
+                output.Append(buffer.AsSpan(0, read));
+            return output.ToCaptured().Text;
+        }
+        catch (SftpPathNotFoundException)
+        {
+            return null;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new SshFailure(SshFailureKind.ConnectionLost, $"reading {path} on {_target} did not finish within {timeout.TotalSeconds:0} s");
+        }
+        catch (Exception e) when (e is SshConnectionException or SocketException or ObjectDisposedException || (e is SshException && _sftp is not { IsConnected: true }))
+        {
+            throw new SshFailure(SshFailureKind.ConnectionLost, $"connection to {_target} lost reading {path}: {e.Message}", e);
+        }
+        catch (SshException)
+        {
+            // Not a readable file (a folder, no permission): as if it were not there, like `cat … 2>/dev/null`.
+            return null;
+        }
+    }
+
+    /// <summary>The session's SFTP connection, made on first use (the upload) and kept until the session ends.</summary>
+    private async Task<SftpClient> SftpAsync(CancellationToken cancellationToken)
+    {
+        if (_sftp is { IsConnected: true } open) return open;
+        _sftp?.Dispose();
+        _sftp = null;
+        var sftp = new SftpClient(_connection);
+        await ConnectPinnedAsync(sftp, _target, cancellationToken).ConfigureAwait(false);
+        return _sftp = sftp;
+    }
+
+    /// <summary>
     /// Runs <paramref name="command"/> through <c>sh -c</c> with stdin closed and stderr merged into stdout, feeding the
     /// output to <paramref name="output"/> as it arrives. On timeout or cancel the command's process group gets
     /// SIGTERM, then SIGKILL after <see cref="SshSessionOptions.KillGrace"/>.
@@ -97,7 +146,7 @@ public sealed class SshSession : IAsyncDisposable
         // a runner that died by at most its timeout plus a margin; it keeps $$ as the group leader.
         var backstop = (int)Math.Ceiling((timeout + BackstopMargin).TotalSeconds);
         var quoted = ShellQuote(command);
-        var wrapped = $"mkdir -p -m 700 {_controlDir} && echo $$ > {pidFile} && exec 2>&1 </dev/null && " +
+        var wrapped = $"{{ [ -d {_controlDir} ] || mkdir -p -m 700 {_controlDir}; }} && echo $$ > {pidFile} && exec 2>&1 </dev/null && " +
                       $"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {backstop} sh -c {quoted}; else exec sh -c {quoted}; fi";
         using var ssh = _client.CreateCommand(wrapped);
         var watch = Stopwatch.StartNew();
@@ -142,6 +191,7 @@ public sealed class SshSession : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await ExecQuietlyAsync($"rm -rf {_controlDir}").ConfigureAwait(false);
+        _sftp?.Dispose();
         _client.Dispose();
     }
 
