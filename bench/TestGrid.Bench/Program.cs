@@ -10,8 +10,11 @@ using TestGrid.Matrix;
 //                                                                           ledger write and query latency for a 1,000-cell run
 //   dotnet run -c Release --project bench/TestGrid.Bench -- rerun [--cells 100] [--repeat 5] [--parallel 16]
 //                                                                           rerunning one cell of a finished run: command to new verdict
+//   dotnet run -c Release --project bench/TestGrid.Bench -- soak [--cells 2000] [--silos 3] [--kill-every 30] [--seed 1]
+//       [--compression 12] [--quota 4] [--timeout-minutes 20] [--keep]
+//                                                                           simulated run on real silos killed with -9 every N s vs undisturbed
 // Any of them with --figures FILE also writes what it measured as JSON (Figures.cs), for `bench all` to collect.
-const string Usage = "usage: TestGrid.Bench [plan] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N]; any with [--figures FILE]";
+const string Usage = "usage: TestGrid.Bench [plan] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N] | soak [--cells N] [--silos N] [--kill-every S] [--seed N] [--compression X] [--quota N] [--timeout-minutes N] [--keep]; any with [--figures FILE]";
 
 var arguments = args.ToList();
 string? figuresFile = null;
@@ -39,6 +42,8 @@ try
             return 0;
         case "rerun":
             return await RerunBench.RunAsync(RerunBenchOptions.Parse(options));
+        case "soak":
+            return await SoakBench.RunAsync(options);
         case "boot":
             var runs = options.ToList().IndexOf("--runs") is >= 0 and var r ? int.Parse(options[r + 1], System.Globalization.CultureInfo.InvariantCulture) : 5;
             var accel = options.ToList().IndexOf("--accel") is >= 0 and var a ? options[a + 1] : "auto";
