@@ -248,6 +248,10 @@ public static class SoakRunner
             if (clock.Elapsed > options.RunTimeout)
             {
                 var counts = progress is null ? "unknown" : Counts(progress);
+                // Why cells ended in error so far: what to look at first.
+                var errors = await Quietly(async () => string.Join("; ", (await run.GetReportAsync().ConfigureAwait(false)).Cells.Where(c => c.State == CellState.Error)
+                    .GroupBy(c => c.Reason ?? c.Latest?.ErrorKind + ": " + c.Latest?.Error).Select(g => $"{g.Count()} × {g.Key}")), "unknown").ConfigureAwait(false);
+                counts += $"; errors: {errors}";
                 throw new TimeoutException($"{spec.RunId} did not end within {options.RunTimeout} ({kills} silo kills); cells: {counts}; silos: {string.Join(", ", silos.Select(s => $"{s.Name} running {s.Running}"))}");
             }
             if (clock.Elapsed >= nextPrint)

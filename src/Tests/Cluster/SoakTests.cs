@@ -6,7 +6,7 @@ namespace TestGrid.Tests.Cluster;
 
 /// <summary>
 /// The soak's short form (the full one: <c>bench soak</c>): 200 simulated cells on three real silo processes over
-/// Azurite, one silo killed with SIGKILL and restarted every 12 s, then the same run undisturbed. Every cell ends,
+/// Azurite, one silo killed with SIGKILL and restarted every 15 s, then the same run undisturbed. Every cell ends,
 /// each result is in the ledger once, no simulated machine is left, and the disturbed run decides as the undisturbed
 /// one. Counts only, not times.
 /// </summary>
@@ -14,7 +14,7 @@ namespace TestGrid.Tests.Cluster;
 public sealed class SoakTests
 {
     [Test, CancelAfter(300_000)]
-    public async Task A_run_whose_silos_are_killed_every_12_s_loses_nothing_counts_nothing_twice_leaks_nothing_and_decides_as_an_undisturbed_run(CancellationToken cancellationToken)
+    public async Task A_run_whose_silos_are_killed_every_15_s_loses_nothing_counts_nothing_twice_leaks_nothing_and_decides_as_an_undisturbed_run(CancellationToken cancellationToken)
     {
         // Skips (fails when TESTGRID_REQUIRE_AZURITE=1) without Azurite; the soak starts its own.
         await (await AzuriteServer.StartAsync()).DisposeAsync();
@@ -22,7 +22,7 @@ public sealed class SoakTests
         {
             Cells = 200,
             Silos = 3,
-            KillEvery = TimeSpan.FromSeconds(12),
+            KillEvery = TimeSpan.FromSeconds(15),
             Seed = 1,
             TimeCompression = 20,
             Quota = 4,
