@@ -14,9 +14,12 @@ using TestGrid.Matrix;
 //       [--parallel N] [--seed 1]                                          orchestration cost on the simulated cloud, one silo
 //   dotnet run -c Release --project bench/TestGrid.Bench -- fanout [--hosts 8,32,64]
 //                                                                           one run over N local sshd processes at once against the physical limit
+//   dotnet run -c Release --project bench/TestGrid.Bench -- soak [--cells 2000] [--silos 3] [--kill-every 30] [--seed 1]
+//       [--compression 12] [--quota 4] [--timeout-minutes 20] [--keep]
+//                                                                           simulated run on real silos killed with -9 every N s vs undisturbed
 //   bench/run  (= TestGrid.Bench all [--quick] [--only NAMES])   every benchmark of BENCHMARKS.md; writes bench/results/<date>.json
 // Any of them with --figures FILE also writes what it measured as JSON (Figures.cs), for `bench all` to collect.
-const string Usage = "usage: TestGrid.Bench [plan] | all [--quick] [--only NAMES] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N] | scale [--cells N,N] [--compression X] [--quota N] [--parallel N] [--seed N] | fanout [--hosts N,N,...]; any with [--figures FILE]";
+const string Usage = "usage: TestGrid.Bench [plan] | all [--quick] [--only NAMES] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N] | scale [--cells N,N] [--compression X] [--quota N] [--parallel N] [--seed N] | fanout [--hosts N,N,...] | soak [--cells N] [--silos N] [--kill-every S] [--seed N] [--compression X] [--quota N] [--timeout-minutes N] [--keep]; any with [--figures FILE]";
 
 var arguments = args.ToList();
 string? figuresFile = null;
@@ -50,6 +53,8 @@ try
             return await ScaleBench.RunAsync(ScaleBenchOptions.Parse(options));
         case "fanout":
             return await FanoutBench.RunAsync(FanoutBenchOptions.Parse(options));
+        case "soak":
+            return await SoakBench.RunAsync(options);
         case "boot":
             var runs = options.ToList().IndexOf("--runs") is >= 0 and var r ? int.Parse(options[r + 1], System.Globalization.CultureInfo.InvariantCulture) : 5;
             var accel = options.ToList().IndexOf("--accel") is >= 0 and var a ? options[a + 1] : "auto";

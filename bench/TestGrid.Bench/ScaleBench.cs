@@ -23,6 +23,7 @@ using Microsoft.Extensions.Logging;
 using TestGrid.Engine;
 using TestGrid.Results;
 using TestGrid.Simulation;
+using TestGrid.Testing.Soak;
 
 namespace TestGrid.Bench;
 

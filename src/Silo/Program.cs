@@ -100,6 +100,7 @@ builder.UseOrleans(silo =>
         {
             engine.ArtifactsRoot = settings.ArtifactsRoot;
             if (settings.WatchdogPeriod is { } period) engine.WatchdogPeriod = period;
+            if (settings.MaxLostAttempts is { } lost) engine.MaxLostAttempts = lost;
         });
     if (settings.Simulation is var (profile, _, cloud)) silo.Services.AddSimulatedCloud(profile, cloud);
     if (settings.Dashboard) silo.AddDashboard();

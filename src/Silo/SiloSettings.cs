@@ -27,6 +27,9 @@ public sealed record SiloSettings
     public bool Dashboard { get; init; }
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromMinutes(10);
     public TimeSpan? WatchdogPeriod { get; init; }
+
+    /// <summary>How many attempts of a cell may be lost with their silo before the cell ends in error; null: the engine's default (3).</summary>
+    public int? MaxLostAttempts { get; init; }
     public string? ArtifactsRoot { get; init; }
 
     /// <summary>Where state, reminders and results go; null: this machine only (localhost clustering, in-memory state, a SQLite ledger).</summary>
@@ -67,6 +70,8 @@ public sealed record SiloSettings
             Dashboard = Value(section, "Dashboard:Enabled", false, s => bool.TryParse(s, out var b) ? b : null, "true or false"),
             ShutdownTimeout = Value(section, "ShutdownTimeout", TimeSpan.FromMinutes(10), Duration, "a duration (hh:mm:ss)"),
             WatchdogPeriod = section["WatchdogPeriod"] is null ? null : Value(section, "WatchdogPeriod", TimeSpan.Zero, Duration, "a duration (hh:mm:ss)"),
+            MaxLostAttempts = section["MaxLostAttempts"] is null ? null
+                : Value(section, "MaxLostAttempts", 0, t => int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null, "a positive whole number"),
             ArtifactsRoot = section["ArtifactsRoot"],
             DataFolder = section["DataFolder"] ?? Path.Combine(TestGridPaths.State, "silo"),
             Storage = connection is not null ? new StorageSettings(connection, null, null)

@@ -7,7 +7,7 @@ using TestGrid.Matrix;
 using TestGrid.Plan;
 using TestGrid.Simulation;
 
-namespace TestGrid.Bench;
+namespace TestGrid.Testing.Soak;
 
 /// <summary>
 /// A run on the simulated cloud, as the scale benchmark and the soak make it: a real matrix file (images × SKUs of
@@ -16,7 +16,7 @@ namespace TestGrid.Bench;
 /// latencies of a typical Azure VM: create ~90 s, boot ~35 s, a test ~20 s, delete ~60 s; quota per region × family)
 /// written next to it, for silo processes to read.
 /// </summary>
-internal sealed record SimulatedWorkload(string Folder, LoadedMatrix Matrix, RunPlan Plan, SimulationProfile Profile, string ProfilePath)
+public sealed record SimulatedWorkload(string Folder, LoadedMatrix Matrix, RunPlan Plan, SimulationProfile Profile, string ProfilePath)
 {
     public const int Families = 4;
     public const int Tests = 8;
@@ -57,7 +57,10 @@ internal sealed record SimulatedWorkload(string Folder, LoadedMatrix Matrix, Run
         {
             ["name"] = "simulated", ["images"] = imageArray, ["skus"] = skus, ["skuDefinitions"] = definitions, ["regions"] = regionArray,
             ["suites"] = new JsonArray("conformance-sim"),
-            // The most retries a policy allows, so that nearly every cell ends with a result despite the injected failures.
+            // Retries enough that every cell ends with a result despite the injected failures (a cell's verdict then
+            // does not depend on which of its attempts failed, and a disturbed run decides as an undisturbed one): the
+            // most the matrix schema allows, 5. At the soak's rates (an attempt fails ~24% of the time) a cell exhausts
+            // them with probability 0.24^6 ≈ 2·10⁻⁴.
             ["policy"] = new JsonObject { ["infrastructureRetries"] = 5 },
         };
         var matrixPath = Path.Combine(folder, "matrix.json");
