@@ -28,6 +28,9 @@ internal sealed record BootLag(
 
     public double LagSeconds => NoticedUnix - ReadyHostUnix;
 
+    /// <summary>From sshd starting in the guest (systemd's "Started ssh@…", host clock) to TestGrid noticing its banner; NaN when the journal has no start.</summary>
+    public double SshdLagSeconds => SshdStartedUnix is { } started ? NoticedUnix - (started - OffsetSeconds) : double.NaN;
+
     /// <summary>Connections sshd turned away (MaxStartups) before the banner was noticed.</summary>
     public int DropsBeforeNotice => DropsUnix.Count(d => d - OffsetSeconds <= NoticedUnix);
 
