@@ -106,7 +106,19 @@ public sealed partial class CellGrain(
     private async Task RunAfterAsync(Task previous, CellWork work, CancellationToken cancellationToken)
     {
         await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-        await RunAsync(work, cancellationToken);
+        try
+        {
+            await RunAsync(work, cancellationToken);
+        }
+        catch (Orleans.Storage.InconsistentStateException e)
+        {
+            // Another activation of this cell wrote its state (for a moment after a silo dies, a grain can have two):
+            // this one is stale. It stops without deciding anything; the run's watchdog resumes the cell on the
+            // activation that holds the latest state. Ending the cell here would record an error for a cell that is fine.
+            LogStale(_logger, work.Cell.Name, e.Message);
+            _cancel?.Cancel();
+            DeactivateOnIdle();
+        }
     }
 
     public Task LeaseGrantedAsync(Lease lease)
@@ -205,7 +217,7 @@ public sealed partial class CellGrain(
         {
             final = Ended(work, CellState.Error, e.Message);
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not Orleans.Storage.InconsistentStateException)
         {
             LogLoopFailed(_logger, e, cell.Name);
             final = Ended(work, CellState.Error, $"runner error: {e.Message}");
@@ -394,6 +406,9 @@ public sealed partial class CellGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "cell {Cell}: after attempt {Attempt}, another: {Trigger}")]
     private static partial void LogNextAttempt(ILogger logger, string cell, int attempt, string? trigger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cell {Cell}: another activation wrote the cell's state; this one stops and the run resumes the cell where its state is ({Error})")]
+    private static partial void LogStale(ILogger logger, string cell, string error);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "cell {Cell}: the attempt loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception, string cell);
