@@ -30,7 +30,7 @@ internal static class AllBench
             ?
             [
                 new("scale", ["scale", "--cells", "1000"]),
-                new("soak", ["soak", "--cells", "200", "--kill-every", "15"]),
+                new("soak", ["soak", "--cells", "200", "--kill-every", "20", "--compression", "15"]),
                 new("fanout", ["fanout", "--hosts", "8"]),
                 new("boot", ["boot", "x64", "--runs", "1"]),
                 new("micro", [], Micro: true),
@@ -40,7 +40,6 @@ internal static class AllBench
                 new("scale", ["scale", "--cells", "1000"]),
                 new("scale", ["scale", "--cells", "10000"]),
                 new("scale", ["scale", "--cells", "100000"]),
-                new("scale-cluster", ["scale-cluster", "--cells", "10000"]),
                 new("soak", ["soak", "--cells", "2000"]),
                 new("fanout", ["fanout", "--hosts", "8,32,64"]),
                 new("boot", ["boot", "x64", "--runs", "3"]),

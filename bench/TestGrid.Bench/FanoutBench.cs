@@ -30,6 +30,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Renci.SshNet;
+using TestGrid.Attempts.Suites;
 using TestGrid.Client;
 using TestGrid.Reports;
 using TestGrid.Results;
@@ -380,7 +381,7 @@ internal static partial class FanoutBench
                 foreach (var test in ran)
                 {
                     var script = scripts.Single(s => s.Id == test).Script;
-                    var line = TestCommand(remote[t.Host.Name], t.Cell, attempt, test, script) + " </dev/null 2>&1";
+                    var line = SuiteRunner.TestCommand(remote[t.Host.Name], "fanout-limit", t.Cell.Cell, attempt.Number, Suite, test, script) + " </dev/null 2>&1";
                     var begin = Stopwatch.GetTimestamp();
                     using var ssh = client.CreateCommand(line);
                     var execution = ssh.ExecuteAsync(cancel);
@@ -407,34 +408,6 @@ internal static partial class FanoutBench
 
     /// <summary>Whether the runner ran the test's command (timed out included), not skipped it by requirement or tier.</summary>
     private static bool Ran(TestResult test) => test.Outcome != TestOutcome.Skipped || test.ExitCode is not null;
-
-    /// <summary>The runner's test command (SuiteRunner.Command): from the suite folder, the cell in TESTGRID_* variables, the script exec'd.</summary>
-    private static string TestCommand(string root, CellReport report, AttemptResult attempt, string test, string script)
-    {
-        var cell = report.Cell;
-        var environment = new (string Name, string Value)[]
-        {
-            ("TESTGRID_RUN_ID", "fanout-limit"),
-            ("TESTGRID_CELL_ID", cell.Id),
-            ("TESTGRID_CELL", cell.Name),
-            ("TESTGRID_ATTEMPT", attempt.Number.ToString(CultureInfo.InvariantCulture)),
-            ("TESTGRID_IMAGE", cell.Image.Id),
-            ("TESTGRID_FAMILY", cell.Image.Family),
-            ("TESTGRID_ARCH", cell.Arch.ToString().ToLowerInvariant()),
-            ("TESTGRID_SKU", cell.Sku.Name),
-            ("TESTGRID_VCPUS", cell.Sku.Vcpus.ToString(CultureInfo.InvariantCulture)),
-            ("TESTGRID_MEMORY_GIB", cell.Sku.MemoryGiB.ToString(CultureInfo.InvariantCulture)),
-            ("TESTGRID_SKU_FEATURES", string.Join(' ', cell.Sku.Features)),
-            ("TESTGRID_REGION", cell.Region),
-            ("TESTGRID_PROVIDER", cell.Provider),
-            ("TESTGRID_SUITE", Suite),
-            ("TESTGRID_TEST", test),
-            ("TESTGRID_RUNNER_EPOCH", DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
-            ("TESTGRID_METRICS", $"{root}/.metrics/{Suite}.{test}"),
-        };
-        var exports = string.Join(" ", environment.Select(e => $"{e.Name}={SshSession.ShellQuote(e.Value)}"));
-        return $"cd {SshSession.ShellQuote($"{root}/{Suite}")} && export {exports} && exec ./{SshSession.ShellQuote(script)}";
-    }
 
     /// <summary>Where one attempt's time went, from its attempt.log (seconds): start → login, login → upload done, the tests, the last test → the attempt's end.</summary>
     private sealed record Phases(double Login, double Upload, double Tests, double Teardown)

@@ -206,21 +206,29 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
         return reported;
     }
 
-    private string MetricsFile(SuiteDefinition suite, TestDefinition test) => $"{_remoteRoot}/.metrics/{suite.Name}.{test.Id}";
+    private string MetricsFile(SuiteDefinition suite, TestDefinition test) => MetricsFile(_remoteRoot, suite.Name, test.Id);
+
+    private static string MetricsFile(string remoteRoot, string suite, string test) => $"{remoteRoot}/.metrics/{suite}.{test}";
 
     [GeneratedRegex(@"^(?<name>[a-z0-9_]+(\.[a-z0-9_]+)*)[ =](?<value>[-+0-9.eE]+)$")]
     private static partial Regex MetricLine();
 
     /// <summary>Runs the script from its suite folder with the cell described in <c>TESTGRID_*</c> variables.</summary>
-    private string Command(SuiteDefinition suite, TestDefinition test)
+    private string Command(SuiteDefinition suite, TestDefinition test) =>
+        TestCommand(_remoteRoot, request.RunId, request.Cell, request.Number, suite.Name, test.Id, test.Script!);
+
+    /// <summary>
+    /// The command that runs one test on the machine: from its suite's folder under <paramref name="remoteRoot"/>, the
+    /// cell in <c>TESTGRID_*</c> variables, the script exec'd (so that its exit code and signals are its own).
+    /// </summary>
+    public static string TestCommand(string remoteRoot, string runId, Plan.Cell cell, int attempt, string suite, string test, string script)
     {
-        var cell = request.Cell;
         var environment = new (string Name, string Value)[]
         {
-            ("TESTGRID_RUN_ID", request.RunId),
+            ("TESTGRID_RUN_ID", runId),
             ("TESTGRID_CELL_ID", cell.Id),
             ("TESTGRID_CELL", cell.Name),
-            ("TESTGRID_ATTEMPT", request.Number.ToString(CultureInfo.InvariantCulture)),
+            ("TESTGRID_ATTEMPT", attempt.ToString(CultureInfo.InvariantCulture)),
             ("TESTGRID_IMAGE", cell.Image.Id),
             ("TESTGRID_FAMILY", cell.Image.Family),
             ("TESTGRID_ARCH", cell.Arch.ToString().ToLowerInvariant()),
@@ -230,13 +238,13 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
             ("TESTGRID_SKU_FEATURES", string.Join(' ', cell.Sku.Features)),
             ("TESTGRID_REGION", cell.Region),
             ("TESTGRID_PROVIDER", cell.Provider),
-            ("TESTGRID_SUITE", suite.Name),
-            ("TESTGRID_TEST", test.Id),
+            ("TESTGRID_SUITE", suite),
+            ("TESTGRID_TEST", test),
             ("TESTGRID_RUNNER_EPOCH", DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
-            ("TESTGRID_METRICS", MetricsFile(suite, test)),
+            ("TESTGRID_METRICS", MetricsFile(remoteRoot, suite, test)),
         };
         var exports = string.Join(" ", environment.Select(e => $"{e.Name}={SshSession.ShellQuote(e.Value)}"));
-        return $"cd {SshSession.ShellQuote($"{_remoteRoot}/{suite.Name}")} && export {exports} && exec ./{SshSession.ShellQuote(test.Script!)}";
+        return $"cd {SshSession.ShellQuote($"{remoteRoot}/{suite}")} && export {exports} && exec ./{SshSession.ShellQuote(script)}";
     }
 
     private async Task WriteTestLogAsync(string relativePath, SuiteDefinition suite, TestDefinition test, int? exitCode, TimeSpan duration, TestOutcome outcome, CapturedOutput output)
