@@ -30,7 +30,7 @@ internal static class AllBench
             ?
             [
                 new("scale", ["scale", "--cells", "1000"]),
-                new("soak", ["soak", "--cells", "200", "--kill-every", "20", "--compression", "15"]),
+                new("soak", ["soak", "--cells", "200", "--kill-every", "30", "--compression", "20"]),
                 new("fanout", ["fanout", "--hosts", "8"]),
                 new("boot", ["boot", "x64", "--runs", "1"]),
                 new("micro", [], Micro: true),

@@ -6,7 +6,7 @@ namespace TestGrid.Tests.Cluster;
 
 /// <summary>
 /// The soak's short form (the full one: <c>bench soak</c>): 200 simulated cells on three real silo processes over
-/// Azurite, one silo killed with SIGKILL and restarted every 20 s, then the same run undisturbed. Every cell ends,
+/// Azurite, one silo killed with SIGKILL and restarted every 30 s (as the full soak), then the same run undisturbed. Every cell ends,
 /// each result is in the ledger once, no simulated machine is left, and the disturbed run decides as the undisturbed
 /// one. Counts only, not times.
 /// </summary>
@@ -14,7 +14,7 @@ namespace TestGrid.Tests.Cluster;
 public sealed class SoakTests
 {
     [Test, CancelAfter(900_000)]
-    public async Task A_run_whose_silos_are_killed_every_20_s_loses_nothing_counts_nothing_twice_leaks_nothing_and_decides_as_an_undisturbed_run(CancellationToken cancellationToken)
+    public async Task A_run_whose_silos_are_killed_every_30_s_loses_nothing_counts_nothing_twice_leaks_nothing_and_decides_as_an_undisturbed_run(CancellationToken cancellationToken)
     {
         // Skips (fails when TESTGRID_REQUIRE_AZURITE=1) without Azurite; the soak starts its own.
         await (await AzuriteServer.StartAsync()).DisposeAsync();
@@ -22,9 +22,9 @@ public sealed class SoakTests
         {
             Cells = 200,
             Silos = 3,
-            KillEvery = TimeSpan.FromSeconds(20),
+            KillEvery = TimeSpan.FromSeconds(30),
             Seed = 1,
-            TimeCompression = 15,
+            TimeCompression = 20,
             Quota = 4,
             RunTimeout = TimeSpan.FromMinutes(8),
             SiloProgram = Repo.Program("Silo", "testgrid-silo.dll"),
