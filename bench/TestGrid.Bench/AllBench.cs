@@ -123,7 +123,6 @@ internal static class AllBench
     {
         var memory = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
         var kib = double.Parse(memory.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-        var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
         var os = File.Exists("/etc/os-release")
             ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))?.Split('=', 2)[1].Trim('"') ?? RuntimeInformation.OSDescription
             : RuntimeInformation.OSDescription;
@@ -132,7 +131,7 @@ internal static class AllBench
             ["cores"] = Environment.ProcessorCount,
             ["memoryGiB"] = Math.Round(kib / 1024 / 1024, 1),
             ["os"] = $"{os} ({RuntimeInformation.OSDescription.Split(' ').Skip(1).FirstOrDefault()})",
-            ["cpu"] = cpu,
+            ["cpu"] = LedgerBench.CpuModel(),
             ["kvm"] = File.Exists("/dev/kvm"),
             ["dotnet"] = Environment.Version.ToString(),
         };

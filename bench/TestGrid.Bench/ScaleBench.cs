@@ -77,7 +77,8 @@ internal static class ScaleBench
         try
         {
             var workload = SimulatedWorkload.Create(folder, cells, profile);
-            var capacity = workload.Pools.Values.Sum();
+            var pools = workload.Pools;
+            var capacity = pools.Values.Sum();
             var parallel = options.Parallel ?? cells;
             Console.WriteLine($"  {workload}; {capacity:N0} machines at once in all; {parallel:N0} cells dispatched at once");
 
@@ -131,7 +132,7 @@ internal static class ScaleBench
             var makespan = (attempts.Max(a => a.Attempt.EndedAt) - report.StartedAt).TotalSeconds;
             var longest = report.Cells.Max(c => c.Attempts.Sum(a => (a.EndedAt - a.StartedAt).TotalSeconds));
             var poolBound = attempts.GroupBy(a => SimulatedProvider.PoolOf(a.Cell))
-                .Max(g => g.Sum(a => (a.Attempt.EndedAt - a.Attempt.StartedAt).TotalSeconds) / workload.Pools[g.Key]);
+                .Max(g => g.Sum(a => (a.Attempt.EndedAt - a.Attempt.StartedAt).TotalSeconds) / pools[g.Key]);
             var bound = Math.Max(longest, poolBound);
             var states = report.Cells.GroupBy(c => c.State).ToDictionary(g => g.Key, g => g.Count());
 
@@ -139,7 +140,7 @@ internal static class ScaleBench
                 $"    done in {wall.TotalSeconds:0.0} s: verdict {report.Verdict.Status}; {string.Join(", ", states.Select(s => $"{s.Key} {s.Value:N0}"))}; {attempts.Count:N0} attempts"));
             var label = $"{cells:N0} cells, 1 silo";
             Figures.Add(new Figure("scale", $"{label}: orchestration CPU per cell", used.TotalMilliseconds / cells, "ms", Target: 0.5, Simulated: true));
-            Figures.Add(new Figure("scale", $"{label}: peak memory", PeakResidentMiB(), "MiB", Target: cells >= 100_000 ? 1024 : null, Simulated: true));
+            Figures.Add(new Figure("scale", $"{label}: peak memory", SiloProcessHost.PeakResidentBytes(Environment.ProcessId) / 1024.0 / 1024, "MiB", Target: cells >= 100_000 ? 1024 : null, Simulated: true));
             Figures.Add(new Figure("scale", $"{label}: grain calls per cell", callCount / (double)cells, "calls", Simulated: true));
             Figures.Add(new Figure("scale", $"{label}: makespan / capacity lower bound", makespan / bound, "×", Target: 1.02, Simulated: true,
                 Note: string.Create(CultureInfo.InvariantCulture, $"makespan {makespan:0.0} s, bound {bound:0.0} s (longest cell {longest:0.0} s, busiest pool {poolBound:0.0} s)")));
@@ -155,13 +156,6 @@ internal static class ScaleBench
             {
             }
         }
-    }
-
-    /// <summary>This process's peak resident set, from /proc (VmHWM), in MiB.</summary>
-    private static double PeakResidentMiB()
-    {
-        var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
     }
 
     /// <summary>Counts the calls grains receive.</summary>

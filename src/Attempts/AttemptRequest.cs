@@ -23,7 +23,27 @@ public sealed record AttemptRequest(
     string OutputRoot,
     TimeSpan? KeepFailedFor = null,
     IReadOnlyList<string>? Scope = null,
-    string? Trigger = null);
+    string? Trigger = null)
+{
+    /// <summary>This attempt's result: what the runner found, with the request's number, id, scope and trigger.</summary>
+    public AttemptResult Result(AttemptOutcome outcome, DateTimeOffset startedAt, DateTimeOffset endedAt, string? machine,
+        IReadOnlyList<TestResult> tests, IReadOnlyDictionary<string, double> metrics, string? artifacts, string? kind = null, string? error = null) => new()
+    {
+        Number = Number,
+        AttemptId = AttemptId,
+        Outcome = outcome,
+        Machine = machine,
+        ErrorKind = kind,
+        Error = error,
+        StartedAt = startedAt,
+        EndedAt = endedAt,
+        Tests = tests,
+        Artifacts = artifacts,
+        Metrics = metrics,
+        Scope = Scope ?? [],
+        Trigger = Trigger,
+    };
+}
 
 /// <summary>Reports where an attempt stands; <paramref name="detail"/> names the machine or the running test.</summary>
 public delegate Task StageCallback(CellState stage, string? detail);

@@ -36,22 +36,8 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
         SshSession? session = null;
         log.Write($"attempt {request.Number} ({request.AttemptId}) of cell {request.Cell.Name} ({request.Cell.Id}), run {request.RunId}, provider {provider.Name}");
 
-        AttemptResult Result(AttemptOutcome outcome, string? kind = null, string? error = null) => new()
-        {
-            Number = request.Number,
-            AttemptId = request.AttemptId,
-            Outcome = outcome,
-            Machine = machine?.Name,
-            ErrorKind = kind,
-            Error = error,
-            StartedAt = started,
-            EndedAt = DateTimeOffset.UtcNow,
-            Tests = tests,
-            Artifacts = folder,
-            Metrics = metrics,
-            Scope = request.Scope ?? [],
-            Trigger = request.Trigger,
-        };
+        AttemptResult Result(AttemptOutcome outcome, string? kind = null, string? error = null) =>
+            request.Result(outcome, started, DateTimeOffset.UtcNow, machine?.Name, tests, metrics, folder, kind, error);
 
         AttemptResult? result = null;
         string? kept = null;

@@ -86,21 +86,8 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
         var tests = new List<TestResult>();
         var log = new NoLog();
         Machine? machine = null;
-        AttemptResult Result(AttemptOutcome outcome, string? kind = null, string? error = null) => new()
-        {
-            Number = request.Number,
-            AttemptId = request.AttemptId,
-            Outcome = outcome,
-            Machine = machine?.Name,
-            ErrorKind = kind,
-            Error = error,
-            StartedAt = started,
-            EndedAt = _time.GetUtcNow(),
-            Tests = tests,
-            Metrics = metrics,
-            Scope = request.Scope ?? [],
-            Trigger = request.Trigger,
-        };
+        AttemptResult Result(AttemptOutcome outcome, string? kind = null, string? error = null) =>
+            request.Result(outcome, started, _time.GetUtcNow(), machine?.Name, tests, metrics, null, kind, error);
         AttemptResult result;
         try
         {

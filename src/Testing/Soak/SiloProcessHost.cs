@@ -114,11 +114,14 @@ public sealed class SiloProcessHost : IAsyncDisposable
     }
 
     /// <summary>Peak resident memory (VmHWM) of the current process, from /proc/&lt;pid&gt;/status; zero when unknown.</summary>
-    public long PeakResidentBytes()
+    public long PeakResidentBytes() => PeakResidentBytes(Pid);
+
+    /// <summary>Peak resident memory (VmHWM) of process <paramref name="pid"/>, from /proc/&lt;pid&gt;/status; zero when unknown.</summary>
+    public static long PeakResidentBytes(int pid)
     {
         try
         {
-            var line = File.ReadLines($"/proc/{Pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
             return line is null ? 0 : long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
