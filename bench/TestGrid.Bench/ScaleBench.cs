@@ -8,7 +8,8 @@
 // "simulated": a run of SimulatedWorkload's cells (8 recorded tests each; ~6.5 min of cloud time per cell) is started
 // on the run grain and followed to its verdict. Printed per size:
 //   - orchestration CPU per cell: this process's CPU time (user + system) over the run ÷ cells. Everything of
-//     TestGrid counts: grains, storage, ledger, the simulated provider's own bookkeeping (a few file writes per attempt);
+//     TestGrid counts: grains, storage, ledger, the simulated provider's own bookkeeping (a file per machine, on
+//     /dev/shm where there is one);
 //   - peak memory: the process's peak resident set (VmHWM);
 //   - grain calls per cell: calls received by grains (an incoming grain call filter) ÷ cells;
 //   - makespan against the capacity lower bound: the run's start to its last attempt's end, against
@@ -73,6 +74,9 @@ internal static class ScaleBench
     private static async Task<bool> RunOneAsync(int cells, ScaleBenchOptions options)
     {
         var folder = Path.Combine(Path.GetTempPath(), $"testgrid-scale-{Environment.ProcessId}-{cells}");
+        // The simulated cloud's machines (a file each) live in memory where the machine has a tmpfs: creating a file
+        // on a disk costs more than asking a cloud for a VM costs its client, and is not orchestration.
+        var cloud = Directory.Exists("/dev/shm") ? Path.Combine("/dev/shm", Path.GetFileName(folder)) : Path.Combine(folder, "cloud");
         var profile = new SimulationProfile { Seed = options.Seed, TimeCompression = options.Compression, DefaultQuota = options.Quota };
         try
         {
@@ -83,7 +87,8 @@ internal static class ScaleBench
             Console.WriteLine($"  {workload}; {capacity:N0} machines at once in all; {parallel:N0} cells dispatched at once");
 
             var calls = new GrainCallCounter();
-            var builder = Host.CreateApplicationBuilder();
+            // As the CLI's engine builds its host: no configuration files, so nothing watches the working folder.
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             builder.Logging.ClearProviders().AddConsole().SetMinimumLevel(LogLevel.Warning);
             builder.UseOrleans(silo =>
             {
@@ -91,7 +96,7 @@ internal static class ScaleBench
                     .AddTestGrid()
                     .AddTestGridLocalStorage(Path.Combine(folder, ".testgrid"))
                     .AddIncomingGrainCallFilter(calls);
-                silo.Services.AddSimulatedCloud(profile, Path.Combine(folder, "cloud"));
+                silo.Services.AddSimulatedCloud(profile, cloud);
             });
             using var host = builder.Build();
             await host.StartAsync().ConfigureAwait(false);
@@ -148,12 +153,15 @@ internal static class ScaleBench
         }
         finally
         {
-            try
+            foreach (var path in new[] { folder, cloud }.Where(Directory.Exists))
             {
-                Directory.Delete(folder, recursive: true);
-            }
-            catch (IOException)
-            {
+                try
+                {
+                    Directory.Delete(path, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
             }
         }
     }

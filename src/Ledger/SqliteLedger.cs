@@ -15,7 +15,9 @@ namespace TestGrid.Ledger;
 /// an index: test rows the cell's image family, SKU and the attempt's start and outcome ((suite, test, family, sku,
 /// started) and (suite, test, started)); attempt rows the cell's name, family and SKU, the outcome and the start
 /// ((name, started) for a cell's history, (family, sku, outcome, started) for metrics). Writes from this instance
-/// are serialised; other processes wait on SQLite's busy timeout. A file of an older schema is migrated on first use,
+/// are group commits: one writer at a time takes every write queued so far into one transaction (each write in a
+/// savepoint of its own, so one failing write fails only its caller) and commits it with one sync of the disk; a
+/// caller's write is durable when its call returns. Other processes wait on SQLite's busy timeout. A file of an older schema is migrated on first use,
 /// in one transaction (<see cref="SchemaVersion"/>).
 /// </summary>
 public sealed class SqliteLedger : IResultLedger
@@ -28,7 +30,9 @@ public sealed class SqliteLedger : IResultLedger
     public const int SchemaVersion = 2;
 
     private readonly string _connectionString;
-    private readonly SemaphoreSlim _writes = new(1, 1);
+    private readonly Lock _queueLock = new();
+    private List<PendingWrite> _queue = [];
+    private bool _writing;
     private readonly SemaphoreSlim _init = new(1, 1);
     private volatile bool _ready;
 
@@ -297,19 +301,74 @@ public sealed class SqliteLedger : IResultLedger
             ("$state", final?.State.ToString()), ("$detail", final?.Detail));
     }
 
-    private async Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> write, CancellationToken cancellationToken)
+    /// <summary>Queues a write for the next group commit (see the class remarks) and returns when it is committed.</summary>
+    private Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> write, CancellationToken cancellationToken)
     {
-        await _writes.WaitAsync(cancellationToken);
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        var pending = new PendingWrite(write, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        bool lead;
+        lock (_queueLock)
         {
-            await using var connection = await OpenAsync(cancellationToken);
-            await using var transaction = connection.BeginTransaction(deferred: false);
-            await write(connection, transaction);
-            await transaction.CommitAsync(cancellationToken);
+            _queue.Add(pending);
+            lead = !_writing;
+            _writing = true;
         }
-        finally
+        if (lead) _ = Task.Run(WriteQueuedAsync, CancellationToken.None);
+        return pending.Done.Task;
+    }
+
+    /// <summary>The most writes a transaction carries: the first of a batch waits for the last.</summary>
+    private const int MaxBatch = 256;
+
+    private sealed record PendingWrite(Func<SqliteConnection, SqliteTransaction, Task> Write, TaskCompletionSource Done);
+
+    /// <summary>The writer: commits what is queued, a transaction at a time, until nothing is.</summary>
+    private async Task WriteQueuedAsync()
+    {
+        while (true)
         {
-            _writes.Release();
+            List<PendingWrite> batch;
+            lock (_queueLock)
+            {
+                if (_queue.Count == 0)
+                {
+                    _writing = false;
+                    return;
+                }
+                if (_queue.Count <= MaxBatch) (batch, _queue) = (_queue, []);
+                else
+                {
+                    batch = _queue[..MaxBatch];
+                    _queue.RemoveRange(0, MaxBatch);
+                }
+            }
+            var written = new List<PendingWrite>(batch.Count);
+            try
+            {
+                await using var connection = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
+                await using var transaction = connection.BeginTransaction(deferred: false);
+                foreach (var pending in batch)
+                {
+                    transaction.Save("write");
+                    try
+                    {
+                        await pending.Write(connection, transaction).ConfigureAwait(false);
+                        transaction.Release("write");
+                        written.Add(pending);
+                    }
+                    catch (Exception e)
+                    {
+                        transaction.Rollback("write");
+                        pending.Done.TrySetException(e);
+                    }
+                }
+                await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                foreach (var pending in written) pending.Done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                foreach (var pending in batch) pending.Done.TrySetException(e);
+            }
         }
     }
 

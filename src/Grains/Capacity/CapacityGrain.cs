@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
 
 namespace TestGrid.Engine.Capacity;
 
@@ -20,14 +21,19 @@ public sealed class CapacityOptions
 /// while our own machines run would count them twice).
 /// </para>
 /// <para>
-/// Leases and pool limits are persisted (<see cref="TestGridStorage.Capacity"/>) on every grant and release, so the
-/// grain comes back on another silo holding what cells elsewhere hold. The queue is not: it can hold every cell of a
+/// Leases and pool limits are persisted (<see cref="TestGridStorage.Capacity"/>) before a grant or a release is
+/// answered, so the grain comes back on another silo holding what cells elsewhere hold. Writes are group commits: the
+/// grain is reentrant, every call changes its state without awaiting anything, and then waits for the next write, which
+/// carries every change made before it starts (one write at a time). A run that asks for thousands of leases at once
+/// thus writes the state tens of times, not thousands (the state holds every lease: each write costs what is held).
+/// The queue is not persisted: it can hold every cell of a
 /// large run, and writing it on each call would cost the square of the run's cells. A waiting cell asks again from
 /// time to time, which rebuilds the queue of a grain that moved. A lease's id is its request's id: a cell whose silo
 /// died returns the lease of its lost attempt by that id, and a cell that asks again for a request already granted or
 /// queued gets that grant or keeps its place.
 /// </para>
 /// </summary>
+[Reentrant]
 public sealed class CapacityGrain(
     [PersistentState("capacity", TestGridStorage.Capacity)] IPersistentState<CapacityState> state,
     IOptions<CapacityOptions> options) : Grain, ICapacityGrain
@@ -37,6 +43,8 @@ public sealed class CapacityGrain(
     private readonly HashSet<string> _queued = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _inUse = new(StringComparer.Ordinal);
     private int _unitsInUse;
+    private Task _written = Task.CompletedTask;
+    private Task? _next;
 
     private Dictionary<string, Lease> Leases => state.State.Leases;
 
@@ -54,7 +62,12 @@ public sealed class CapacityGrain(
 
     public async Task<Lease?> RequestAsync(LeaseRequest request)
     {
-        if (Leases.TryGetValue(request.RequestId, out var existing)) return existing;
+        if (Leases.TryGetValue(request.RequestId, out var existing))
+        {
+            // Asked again (a retry): answered once it is durable, as the first answer was.
+            await PersistAsync();
+            return existing;
+        }
         if (_queued.Contains(request.RequestId)) return null;
         var lease = TryGrant(request);
         if (lease is null)
@@ -62,7 +75,7 @@ public sealed class CapacityGrain(
             Enqueue(request);
             return null;
         }
-        await state.WriteStateAsync();
+        await PersistAsync();
         return lease;
     }
 
@@ -76,6 +89,26 @@ public sealed class CapacityGrain(
         if (!Leases.Remove(leaseId, out var lease)) return;
         Hold(lease, -1);
         GrantWaiting();
+        await PersistAsync();
+    }
+
+    /// <summary>The write that will carry the changes made so far: the next one to start (see the class remarks).</summary>
+    private Task PersistAsync() => _next ??= WriteNextAsync();
+
+    private async Task WriteNextAsync()
+    {
+        // Yielding first lets the calls already queued make their changes, and makes _next this task before it is read.
+        await Task.Yield();
+        try
+        {
+            await _written;
+        }
+        catch (Exception)
+        {
+            // That write's callers got its error; this write carries its changes again.
+        }
+        _written = _next!;
+        _next = null;
         await state.WriteStateAsync();
     }
 

@@ -69,6 +69,9 @@ public sealed partial class CellGrain(
     private int _loopRound = -1;
     private bool _handingOver;
 
+    /// <summary>The attempts this activation wrote to the ledger: delivery writes the others (an earlier activation may have died before writing them).</summary>
+    private readonly HashSet<int> _inLedger = [];
+
     public async Task StartAsync(CellWork work)
     {
         if (state.State.Work is null || work.Round > state.State.Work.Round)
@@ -222,8 +225,12 @@ public sealed partial class CellGrain(
             LogLoopFailed(_logger, e, cell.Name);
             final = Ended(work, CellState.Error, $"runner error: {e.Message}");
         }
-        state.State.Final = final;
-        await state.WriteStateAsync();
+        if (state.State.Final != final)
+        {
+            // Not decided with the last attempt's checkpoint (cancelled, no capacity, a runner error).
+            state.State.Final = final;
+            await state.WriteStateAsync();
+        }
         await DeliverAsync(work, final);
     }
 
@@ -317,24 +324,36 @@ public sealed partial class CellGrain(
         });
     }
 
-    /// <summary>Checkpoints the attempt (no longer in flight) and writes it to the ledger.</summary>
+    /// <summary>
+    /// Checkpoints the attempt (no longer in flight), with the cell's final state when the attempt settles the cell
+    /// (one write, not two), and writes it to the ledger.
+    /// </summary>
     private async Task RecordAttemptAsync(CellWork work, AttemptResult result)
     {
         state.State.Attempts = state.State.Attempts.Add(result);
         state.State.Running = null;
         state.State.RunningOn = null;
+        state.State.Final = _handingOver ? null : Decide(work).Final;
         await state.WriteStateAsync();
         await ledger.RecordAttemptAsync(work.RunId, work.Cell, result, CancellationToken.None);
+        _inLedger.Add(result.Number);
     }
 
-    /// <summary>Writes the cell's attempts and final state to the ledger (again, after a crash: writes are idempotent) and tells the run.</summary>
+    /// <summary>Writes the cell's final state, and the attempts this activation has not written, to the ledger (writes are idempotent) and tells the run.</summary>
     private async Task DeliverAsync(CellWork work, CellUpdate final)
     {
         try
         {
-            foreach (var attempt in state.State.Attempts) await ledger.RecordAttemptAsync(work.RunId, work.Cell, attempt, CancellationToken.None);
+            foreach (var attempt in state.State.Attempts.Where(a => !_inLedger.Contains(a.Number)))
+            {
+                await ledger.RecordAttemptAsync(work.RunId, work.Cell, attempt, CancellationToken.None);
+                _inLedger.Add(attempt.Number);
+            }
             await ledger.RecordCellAsync(work.RunId, work.Cell, final.State, final.Detail, CancellationToken.None);
             await GrainCalls.RetryAsync(() => GrainFactory.GetGrain<IRunGrain>(work.RunId).CellChangedAsync(final));
+            // Done: nothing of it is needed in memory (a large run would otherwise hold every finished cell until
+            // Orleans collects idle activations); a rerun or a status query activates it again from its state.
+            DeactivateOnIdle();
         }
         catch (Exception e)
         {
