@@ -31,7 +31,9 @@ namespace TestGrid.Bench;
 internal sealed record ScaleBenchOptions
 {
     public IReadOnlyList<int> Cells { get; init; } = [1_000, 10_000, 100_000];
-    public double Compression { get; init; } = 3000;
+    /// <summary>Cloud seconds per real second; null: chosen per size so that the capacity bound is <see cref="BoundSeconds"/> of real time.</summary>
+    public double? Compression { get; init; }
+    public double BoundSeconds { get; init; } = 120;
     public int Quota { get; init; } = 25;
     public int? Parallel { get; init; }
     public int Seed { get; init; } = 1;
@@ -41,19 +43,21 @@ internal sealed record ScaleBenchOptions
         var list = arguments.ToList();
         foreach (var argument in list.Where(a => a.StartsWith("--", StringComparison.Ordinal)))
         {
-            if (argument is not ("--cells" or "--compression" or "--quota" or "--parallel" or "--seed"))
-                throw new ArgumentException($"unknown option {argument} (--cells, --compression, --quota, --parallel, --seed)");
+            if (argument is not ("--cells" or "--compression" or "--bound-seconds" or "--quota" or "--parallel" or "--seed"))
+                throw new ArgumentException($"unknown option {argument} (--cells, --compression, --bound-seconds, --quota, --parallel, --seed)");
         }
         string? Text(string name) => list.IndexOf(name) is >= 0 and var i ? i + 1 < list.Count ? list[i + 1] : throw new ArgumentException($"{name} needs a value") : null;
         var options = new ScaleBenchOptions
         {
             Cells = Text("--cells") is { } cells ? [.. cells.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))] : [1_000, 10_000, 100_000],
-            Compression = Text("--compression") is { } c ? double.Parse(c, CultureInfo.InvariantCulture) : 3000,
+            Compression = Text("--compression") is { } c ? double.Parse(c, CultureInfo.InvariantCulture) : null,
+            BoundSeconds = Text("--bound-seconds") is { } b ? double.Parse(b, CultureInfo.InvariantCulture) : 120,
             Quota = Text("--quota") is { } q ? int.Parse(q, CultureInfo.InvariantCulture) : 25,
             Parallel = Text("--parallel") is { } p ? int.Parse(p, CultureInfo.InvariantCulture) : null,
             Seed = Text("--seed") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : 1,
         };
-        if (options.Cells.Any(n => n < 1) || options.Compression <= 0 || options.Quota < 1) throw new ArgumentException("--cells, --compression and --quota must be positive");
+        if (options.Cells.Any(n => n < 1) || options.Compression <= 0 || options.BoundSeconds <= 0 || options.Quota < 1)
+            throw new ArgumentException("--cells, --compression, --bound-seconds and --quota must be positive");
         return options;
     }
 }
@@ -77,28 +81,34 @@ internal static class ScaleBench
         // The simulated cloud's machines (a file each) live in memory where the machine has a tmpfs: creating a file
         // on a disk costs more than asking a cloud for a VM costs its client, and is not orchestration.
         var cloud = Directory.Exists("/dev/shm") ? Path.Combine("/dev/shm", Path.GetFileName(folder)) : Path.Combine(folder, "cloud");
-        var profile = new SimulationProfile { Seed = options.Seed, TimeCompression = options.Compression, DefaultQuota = options.Quota };
+        var profile = new SimulationProfile { Seed = options.Seed, TimeCompression = options.Compression ?? 1, DefaultQuota = options.Quota };
         try
         {
             var workload = SimulatedWorkload.Create(folder, cells, profile);
+            // Compressed so that the bound is a couple of minutes of real time: more, and the engine idles; much less,
+            // and the makespan measures the engine's throughput on this machine rather than how it packs the capacity.
+            if (options.Compression is null) workload = workload.WithCompression(Math.Max(1, workload.ExpectedBoundCloudSeconds / options.BoundSeconds));
+            profile = workload.Profile;
             var pools = workload.Pools;
             var capacity = pools.Values.Sum();
             var parallel = options.Parallel ?? cells;
             Console.WriteLine($"  {workload}; {capacity:N0} machines at once in all; {parallel:N0} cells dispatched at once");
 
-            var calls = new GrainCallCounter();
-            // As the CLI's engine builds its host: no configuration files, so nothing watches the working folder.
-            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-            builder.Logging.ClearProviders().AddConsole().SetMinimumLevel(LogLevel.Warning);
-            builder.UseOrleans(silo =>
+            // Warm-up, not measured: a small run on a silo of its own, fast, so that the figures are those of a silo
+            // that has been running (its code compiled), not of one starting.
+            var warmFolder = Path.Combine(folder, "warmup");
+            var warmup = SimulatedWorkload.Create(warmFolder, Math.Min(cells, 300), profile with { TimeCompression = 3000 });
+            using (var warmHost = BuildHost(warmFolder, Path.Combine(cloud, "warmup"), warmup.Profile, new GrainCallCounter()))
             {
-                silo.UseLocalhostClustering(LocalPorts.Free(), LocalPorts.Free(), serviceId: HostingExtensions.ServiceId, clusterId: $"scale-{Environment.ProcessId}")
-                    .AddTestGrid()
-                    .AddTestGridLocalStorage(Path.Combine(folder, ".testgrid"))
-                    .AddIncomingGrainCallFilter(calls);
-                silo.Services.AddSimulatedCloud(profile, cloud);
-            });
-            using var host = builder.Build();
+                await warmHost.StartAsync().ConfigureAwait(false);
+                var warm = warmHost.Services.GetRequiredService<IGrainFactory>().GetGrain<IRunGrain>("warmup");
+                await warm.StartAsync(warmup.Spec("warmup", warmup.Plan.Cells.Count)).ConfigureAwait(false);
+                while (!(await warm.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done) await Task.Delay(100).ConfigureAwait(false);
+                await warmHost.StopAsync().ConfigureAwait(false);
+            }
+
+            var calls = new GrainCallCounter();
+            using var host = BuildHost(folder, cloud, profile, calls);
             await host.StartAsync().ConfigureAwait(false);
             var grains = host.Services.GetRequiredService<IGrainFactory>();
             var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
@@ -164,6 +174,22 @@ internal static class ScaleBench
                 }
             }
         }
+    }
+
+    /// <summary>A silo as the CLI's embedded engine builds it (no configuration files, so nothing watches the working folder), on the simulated cloud.</summary>
+    private static IHost BuildHost(string folder, string cloud, SimulationProfile profile, GrainCallCounter calls)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders().AddConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(LocalPorts.Free(), LocalPorts.Free(), serviceId: HostingExtensions.ServiceId, clusterId: $"scale-{Environment.ProcessId}")
+                .AddTestGrid()
+                .AddTestGridLocalStorage(Path.Combine(folder, ".testgrid"))
+                .AddIncomingGrainCallFilter(calls);
+            silo.Services.AddSimulatedCloud(profile, cloud);
+        });
+        return builder.Build();
     }
 
     /// <summary>Counts the calls grains receive.</summary>

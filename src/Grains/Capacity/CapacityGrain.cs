@@ -46,17 +46,21 @@ public sealed class CapacityGrain(
     private Task _written = Task.CompletedTask;
     private Task? _next;
 
-    private Dictionary<string, Lease> Leases => state.State.Leases;
+    /// <summary>The state the grain changes; a write persists a copy of it (calls interleave with a write in progress).</summary>
+    private CapacityState _live = new();
+
+    private Dictionary<string, Lease> Leases => _live.Leases;
 
 
     private int? Limit => options.Value.UnitLimits.TryGetValue(this.GetPrimaryKeyString(), out var limit) ? limit : null;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _live = state.State;
         foreach (var lease in Leases.Values) Hold(lease, +1);
         // A queue persisted by an earlier version: kept in memory from now on.
-        foreach (var request in state.State.Queue) Enqueue(request);
-        state.State.Queue.Clear();
+        foreach (var request in _live.Queue) Enqueue(request);
+        _live.Queue.Clear();
         return Task.CompletedTask;
     }
 
@@ -109,6 +113,7 @@ public sealed class CapacityGrain(
         }
         _written = _next!;
         _next = null;
+        state.State = _live.Copy();
         await state.WriteStateAsync();
     }
 
@@ -120,8 +125,8 @@ public sealed class CapacityGrain(
     }
 
     public Task<CapacitySnapshot> GetSnapshotAsync() =>
-        Task.FromResult(new CapacitySnapshot(_unitsInUse, Limit, [.. _busy.Order(StringComparer.Ordinal)], _queue.Count, state.State.Peak,
-            [.. state.State.Pools.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new PoolUsage(p.Key, InUse(p.Key), p.Value.Limit, p.Value.Peak))]));
+        Task.FromResult(new CapacitySnapshot(_unitsInUse, Limit, [.. _busy.Order(StringComparer.Ordinal)], _queue.Count, _live.Peak,
+            [.. _live.Pools.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new PoolUsage(p.Key, InUse(p.Key), p.Value.Limit, p.Value.Peak))]));
 
     private int InUse(string pool) => _inUse.GetValueOrDefault(pool);
 
@@ -157,7 +162,7 @@ public sealed class CapacityGrain(
     {
         if (Limit is int limit && _unitsInUse + request.Units > limit) return null;
         var claims = request.Pools.IsDefault ? [] : request.Pools;
-        var pools = state.State.Pools;
+        var pools = _live.Pools;
         foreach (var claim in claims)
         {
             var pool = pools.TryGetValue(claim.Pool, out var known) ? known : pools[claim.Pool] = new PoolState { Limit = claim.Free };
@@ -182,7 +187,7 @@ public sealed class CapacityGrain(
         Leases[lease.LeaseId] = lease;
         Hold(lease, +1);
         foreach (var claim in claims) pools[claim.Pool].Peak = Math.Max(pools[claim.Pool].Peak, InUse(claim.Pool));
-        state.State.Peak = Math.Max(state.State.Peak, _unitsInUse);
+        _live.Peak = Math.Max(_live.Peak, _unitsInUse);
         return lease;
     }
 }
@@ -196,6 +201,13 @@ public sealed class CapacityState
     [Id(1)] public List<LeaseRequest> Queue { get; set; } = [];
     [Id(2)] public Dictionary<string, PoolState> Pools { get; set; } = new(StringComparer.Ordinal);
     [Id(3)] public int Peak { get; set; }
+
+    public CapacityState Copy() => new()
+    {
+        Leases = new(Leases, StringComparer.Ordinal),
+        Pools = Pools.ToDictionary(p => p.Key, p => new PoolState { Limit = p.Value.Limit, Peak = p.Value.Peak }, StringComparer.Ordinal),
+        Peak = Peak,
+    };
 }
 
 /// <summary>A quota pool's limit (the free quota last measured while TestGrid held none) and TestGrid's peak use of it.</summary>

@@ -76,11 +76,12 @@ public sealed partial class CellGrain(
     {
         if (state.State.Work is null || work.Round > state.State.Work.Round)
         {
-            // A rerun appends attempts: the round starts after the ones so far.
+            // A rerun appends attempts: the round starts after the ones so far. Written with the first attempt's
+            // lease (a cell may wait long for capacity): an activation that dies before has nothing to reclaim, and the
+            // run's watchdog, finding the cell without this round, starts it again.
             state.State.Work = work;
             state.State.Final = null;
             state.State.RoundStart = state.State.Attempts.Length;
-            await state.WriteStateAsync();
         }
         await ResumeAsync();
     }

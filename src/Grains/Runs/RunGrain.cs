@@ -81,6 +81,9 @@ public sealed partial class RunGrain(
     private Dictionary<string, Cell>? _cells;
     private int _next;
     private int _inFlight = -1;
+
+    /// <summary>Cells not yet ended; -1 when not counted since the states last changed in bulk (a rerun, a cancel).</summary>
+    private int _open = -1;
     private int _generation;
     private bool _dirty;
     private IGrainTimer? _flusher;
@@ -187,9 +190,11 @@ public sealed partial class RunGrain(
         else if (await this.GetReminder(reminderName) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
-    public async Task CellChangedAsync(CellUpdate update)
+    public Task CellChangedAsync(CellUpdate update)
     {
-        if (!state.State.Cells.TryGetValue(update.CellId, out var status) || status.State.IsTerminal() || update.Round != status.Round) return;
+        // No await: every cell reports here, so a turn of this grain must be short. A cell that ended frees a place,
+        // filled by the dispatch loop after this call has returned.
+        if (!state.State.Cells.TryGetValue(update.CellId, out var status) || status.State.IsTerminal() || update.Round != status.Round) return Task.CompletedTask;
         var transition = status.State != update.State || status.Attempt != update.Attempt;
         if (status.State != update.State)
         {
@@ -201,15 +206,16 @@ public sealed partial class RunGrain(
         // The detail is for people watching; a checkpoint keeps a line of it.
         status.Detail = update.Detail is { Length: > 300 } detail ? detail[..300] + "…" : update.Detail;
         Record(update.CellId, update.State, update.Attempt, update.Detail);
-        if (!transition) return;
+        if (!transition) return Task.CompletedTask;
         if (update.State.IsTerminal())
         {
             EnsureCounted();
             _inFlight--;
-            await DispatchAsync();
+            if (_open > 0) _open--;
+            DispatchAsync().Ignore();
         }
         Checkpoint();
-        await CompleteIfDoneAsync();
+        return CompleteIfDoneAsync();
     }
 
     public Task<RunProgress> GetProgressAsync(int afterEvent)
@@ -277,6 +283,7 @@ public sealed partial class RunGrain(
         _ending = null;
         _next = 0;
         _inFlight = -1;
+        _open = -1;
         await state.WriteStateAsync();
         var runSpec = Spec;
         await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt), CancellationToken.None);
@@ -294,6 +301,7 @@ public sealed partial class RunGrain(
     {
         if (state.State.Cancelled is not null || !Open) return;
         state.State.Cancelled = reason;
+        _open = -1;
         foreach (var (id, status) in state.State.Cells)
         {
             if (status.State.IsTerminal()) continue;
@@ -383,36 +391,42 @@ public sealed partial class RunGrain(
     /// <summary>How many cells are started at once: each start is a call that writes the cell's state.</summary>
     private const int StartBatch = 64;
 
-    /// <summary>Starts cells up to the run's parallelism, a batch of calls at a time, and marks the checkpoint.</summary>
-    private async Task DispatchAsync()
+    /// <summary>The dispatch loop running, if one is: there is one at a time.</summary>
+    private Task _dispatching = Task.CompletedTask;
+
+    /// <summary>
+    /// Starts cells up to the run's parallelism, a batch of calls at a time, marking the checkpoint; joins the loop
+    /// already running, which takes what this call would (it looks for free places again after every batch).
+    /// </summary>
+    private Task DispatchAsync() => _dispatching.IsCompleted ? _dispatching = DispatchLoopAsync() : _dispatching;
+
+    private async Task DispatchLoopAsync()
     {
         EnsureCounted();
         var runSpec = Spec;
-        var batch = new List<Cell>(StartBatch);
-        while (state.State.Cancelled is null && _inFlight < runSpec.Parallelism && _next < runSpec.Plan.Cells.Count)
+        while (true)
         {
-            var cell = runSpec.Plan.Cells[_next++];
-            var status = state.State.Cells[cell.Id];
-            if (status.Dispatched || status.State.IsTerminal()) continue;
-            status.Dispatched = true;
-            _inFlight++;
-            batch.Add(cell);
-            if (batch.Count == StartBatch)
+            var batch = new List<Cell>(StartBatch);
+            while (batch.Count < StartBatch && state.State.Cancelled is null && _inFlight < runSpec.Parallelism && _next < runSpec.Plan.Cells.Count)
             {
-                Checkpoint();
-                await Task.WhenAll(batch.Select(StartCellAsync));
-                batch.Clear();
+                var cell = runSpec.Plan.Cells[_next++];
+                var status = state.State.Cells[cell.Id];
+                if (status.Dispatched || status.State.IsTerminal()) continue;
+                status.Dispatched = true;
+                _inFlight++;
+                batch.Add(cell);
             }
+            if (batch.Count == 0) return;
+            Checkpoint();
+            await Task.WhenAll(batch.Select(StartCellAsync));
         }
-        if (batch.Count == 0) return;
-        Checkpoint();
-        await Task.WhenAll(batch.Select(StartCellAsync));
     }
 
     private Task CompleteIfDoneAsync()
     {
         // An ending that failed (the ledger was unreachable) is tried again: by the next call, the watchdog or the reminder.
-        if (!Open || _ending is { IsFaulted: false } || state.State.Cells.Values.Any(c => !c.State.IsTerminal())) return Task.CompletedTask;
+        if (_open < 0) _open = state.State.Cells.Values.Count(c => !c.State.IsTerminal());
+        if (!Open || _ending is { IsFaulted: false } || _open > 0) return Task.CompletedTask;
         // In the background: removing a cloud resource group takes minutes, longer than a grain call may.
         _ending = EndAsync();
         return Task.CompletedTask;

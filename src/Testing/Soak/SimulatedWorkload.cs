@@ -89,6 +89,29 @@ public sealed record SimulatedWorkload(string Folder, LoadedMatrix Matrix, RunPl
     public ImmutableDictionary<string, int> Pools =>
         Plan.Cells.Select(SimulatedProvider.PoolOf).Distinct().ToImmutableDictionary(p => p, Profile.QuotaOf);
 
+    /// <summary>
+    /// The capacity bound of the run in cloud seconds, expected from the profile's means: max(a cell's mean time,
+    /// the busiest quota pool's cells × that time ÷ its quota).
+    /// </summary>
+    public double ExpectedBoundCloudSeconds
+    {
+        get
+        {
+            var cell = Plan.Cells.Max(c => Profile.TimesOf(c.Sku.Name) is var t ? t.Provision.Mean + t.Boot.Mean + t.Teardown.Mean : 0)
+                + Tests * Profile.DefaultTest.Duration.Mean;
+            var busiest = Plan.Cells.GroupBy(SimulatedProvider.PoolOf).Max(g => g.Count() / (double)Profile.QuotaOf(g.Key));
+            return cell * Math.Max(1, Math.Ceiling(busiest));
+        }
+    }
+
+    /// <summary>The workload with another time compression (its profile file rewritten, for silo processes).</summary>
+    public SimulatedWorkload WithCompression(double compression)
+    {
+        var profile = Profile with { TimeCompression = compression };
+        File.WriteAllText(ProfilePath, JsonSerializer.Serialize(profile, SimulationProfile.Json));
+        return this with { Profile = profile };
+    }
+
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Plan.Cells.Count:N0} simulated cells ({Matrix.Definition.Images.Count} images × {Matrix.Definition.Skus.Count} SKUs in {Families} families × {Matrix.Definition.Regions.Count} regions), {Tests} tests each; {Pools.Count} quota pools of {Pools.Values.FirstOrDefault()} machines; time ×{Profile.TimeCompression}");
 }

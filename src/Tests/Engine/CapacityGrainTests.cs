@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using TestGrid.Engine;
 
@@ -107,6 +108,33 @@ public sealed class CapacityGrainTests
         Assert.That(lease, Is.Not.Null, "waiting for quota others hold would never end; Azure's QuotaExceeded ends the cell with its reason");
     }
 
+    [Test]
+    public async Task Concurrent_grants_and_releases_are_admitted_exactly_and_persisted_before_they_are_answered()
+    {
+        // The grain commits its state in groups: many calls at once share a write, and each is answered once that
+        // write has landed. Read back from the storage, the state holds exactly the leases the callers were given.
+        var capacity = _cluster.GrainFactory.GetGrain<ICapacityGrain>("fifty-units");
+        var granted = (await Task.WhenAll(Enumerable.Range(0, 200).Select(i => capacity.RequestAsync(Request($"g{i}"))))).OfType<Lease>().ToList();
+        Assert.That(granted, Has.Count.EqualTo(50), "the limit is 50 units");
+        Assert.That((await StoredLeasesAsync(capacity)).Keys, Is.EquivalentTo(granted.Select(l => l.LeaseId)));
+
+        await Task.WhenAll(granted.Take(30).Select(l => capacity.ReleaseAsync(l.LeaseId)));
+        var snapshot = await capacity.GetSnapshotAsync();
+        Assert.That((snapshot.UnitsInUse, snapshot.Queued, snapshot.PeakUnitsInUse), Is.EqualTo((50, 120, 50)), "30 waiting requests took the released units");
+        var stored = await StoredLeasesAsync(capacity);
+        Assert.That(stored, Has.Count.EqualTo(50));
+        Assert.That(stored.Keys.Intersect(granted.Take(30).Select(l => l.LeaseId)), Is.Empty, "the released leases are gone from the stored state");
+    }
+
+    private async Task<Dictionary<string, Lease>> StoredLeasesAsync(ICapacityGrain capacity)
+    {
+        var silo = (InProcessSiloHandle)_cluster.Primary!;
+        var storage = silo.SiloHost.Services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(TestGridStorage.Capacity);
+        var state = new GrainState<TestGrid.Engine.Capacity.CapacityState>();
+        await storage.ReadStateAsync("capacity", capacity.GetGrainId(), state);
+        return state.State!.Leases;
+    }
+
     private static LeaseRequest Request(string id, string[]? anyOf = null, string[]? avoid = null) =>
         new(id, $"test/{id}", 1, [.. anyOf ?? []], [.. avoid ?? []]);
 
@@ -116,7 +144,11 @@ public sealed class CapacityGrainTests
     private sealed class Silo : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder) =>
-            siloBuilder.AddTestGrid(c => c.UnitLimits["two-units"] = 2).AddMemoryGrainStorage(TestGridStorage.Capacity);
+            siloBuilder.AddTestGrid(c =>
+            {
+                c.UnitLimits["two-units"] = 2;
+                c.UnitLimits["fifty-units"] = 50;
+            }).AddMemoryGrainStorage(TestGridStorage.Capacity);
     }
 
     private sealed class Client : IClientBuilderConfigurator

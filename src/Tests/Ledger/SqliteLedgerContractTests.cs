@@ -32,6 +32,23 @@ public sealed class SqliteLedgerContractTests : LedgerContractTests
     }
 
     [Test]
+    public async Task Writes_committed_together_fail_one_by_one()
+    {
+        // Writes queued together share a transaction (a group commit); one that breaks a constraint fails alone.
+        var ledger = new SqliteLedger(Path.Combine(_folder, "group.db"));
+        var cells = Enumerable.Range(0, 40).Select(i => Cell("debian-12", $"Standard_D{i}s_v5")).ToList();
+        var bad = Cell("debian-12", "Standard_Bad");
+        var good = cells.Select(cell => ledger.RecordAttemptAsync("run-1", cell, Attempt(cell, 1, T0, Test("smoke", "kernel", TestOutcome.Passed)), Token)).ToList();
+        var broken = ledger.RecordAttemptAsync("run-1", bad, Attempt(bad, 1, T0, Test(null!, "kernel", TestOutcome.Passed)), Token);
+
+        Assert.ThrowsAsync<SqliteException>(async () => await broken, "a test without a suite breaks the NOT NULL constraint");
+        await Task.WhenAll(good);
+        var record = await ledger.GetRunAsync("run-1", Token);
+        Assert.That(record!.Cells.Select(c => (c.Cell.Id, c.Attempts.Count)), Is.EquivalentTo(cells.Select(c => (c.Id, 1))),
+            "every other write landed, and nothing of the broken one");
+    }
+
+    [Test]
     public async Task The_file_is_created_with_its_schema_once_and_reopened()
     {
         var path = Path.Combine(_folder, "reopened.db");
