@@ -1,12 +1,15 @@
 // What orchestration costs as the matrix grows, on the simulated cloud, printed (not a test):
 //
-//   dotnet run -c Release --project bench/TestGrid.Bench -- scale [--cells 1000,10000,100000] [--compression 3000]
-//       [--quota 25] [--parallel N] [--seed 1] [--figures FILE]
+//   dotnet run -c Release --project bench/TestGrid.Bench -- scale [--cells 1000,10000,100000] [--compression N]
+//       [--bound-seconds 120] [--quota 25] [--parallel N (default: the quota in all)] [--seed 1] [--figures FILE]
 //
 // For each size, one silo in this process, configured as the CLI's embedded engine (localhost clustering, runs and
 // cells in SQLite engine.db, results in SQLite ledger.db), with the simulated cloud (src/Simulation) for provider
 // "simulated": a run of SimulatedWorkload's cells (8 recorded tests each; ~6.5 min of cloud time per cell) is started
-// on the run grain and followed to its verdict. Printed per size:
+// on the run grain and followed to its verdict. Before it, a small run on a silo of its own warms the process up (its
+// code compiled), so that the figures are those of a silo that has been running. Time is compressed so that the
+// capacity bound is about --bound-seconds of real time: much more compressed, and the makespan would measure the
+// engine's throughput on this machine rather than how the engine packs the capacity. Printed per size:
 //   - orchestration CPU per cell: this process's CPU time (user + system) over the run ÷ cells. Everything of
 //     TestGrid counts: grains, storage, ledger, the simulated provider's own bookkeeping (a file per machine, on
 //     /dev/shm where there is one);
@@ -91,7 +94,8 @@ internal static class ScaleBench
             profile = workload.Profile;
             var pools = workload.Pools;
             var capacity = pools.Values.Sum();
-            var parallel = options.Parallel ?? cells;
+            // As many cells in flight as the quota admits machines: more would only wait in the capacity queue, holding memory.
+            var parallel = options.Parallel ?? Math.Min(cells, capacity);
             Console.WriteLine($"  {workload}; {capacity:N0} machines at once in all; {parallel:N0} cells dispatched at once");
 
             // Warm-up, not measured: a small run on a silo of its own, fast, so that the figures are those of a silo

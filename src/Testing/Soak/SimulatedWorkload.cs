@@ -113,5 +113,5 @@ public sealed record SimulatedWorkload(string Folder, LoadedMatrix Matrix, RunPl
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Plan.Cells.Count:N0} simulated cells ({Matrix.Definition.Images.Count} images × {Matrix.Definition.Skus.Count} SKUs in {Families} families × {Matrix.Definition.Regions.Count} regions), {Tests} tests each; {Pools.Count} quota pools of {Pools.Values.FirstOrDefault()} machines; time ×{Profile.TimeCompression}");
+        $"{Plan.Cells.Count:N0} simulated cells ({Matrix.Definition.Images.Count} images × {Matrix.Definition.Skus.Count} SKUs in {Families} families × {Matrix.Definition.Regions.Count} regions), {Tests} tests each; {Pools.Count} quota pools of {Pools.Values.FirstOrDefault()} machines; time ×{Profile.TimeCompression:0.#}");
 }

@@ -69,7 +69,7 @@ public sealed class DurableRunTests
             var before = await run.GetReportAsync();
             victim.Kill();
             var killedAt = Stopwatch.StartNew();
-            TestContext.Out.WriteLine($"killed {victim.Name} (pid {victim.Pid}) holding {held} of the run's {active} active cells");
+            TestContext.Out.WriteLine($"killed {victim.Name} (pid {victim.Pid}) holding {held} of the run's {active} cells in an attempt");
             client.Kill(entireProcessTree: true);
             await client.WaitForExitAsync();
 
@@ -306,11 +306,18 @@ public sealed class DurableRunTests
         /// <summary>The gateways for a CLI, leaving out a dead silo's.</summary>
         public string Gateways(SiloProcess? except = null) => string.Join(",", Silos.Where(s => s != except).Select(s => s.Gateway));
 
-        /// <summary>The silo holding the most of the run's active cells (Orleans' management grain says where each is activated).</summary>
+        /// <summary>
+        /// The silo holding the most of the run's cells that are in an attempt (provisioning, booting, running suites):
+        /// the run says which cells are, Orleans' management grain where each is activated. Cells waiting for a host
+        /// are activated too, but a silo holding only those has no attempt to lose or hand over.
+        /// </summary>
         public async Task<(SiloProcess Silo, int Cells, int Active)> BusiestAsync(string runId)
         {
+            var inAttempt = (await Observer.Grains.GetGrain<IRunGrain>(runId).GetReportAsync()).Cells
+                .Where(c => c.State is CellState.Provisioning or CellState.Booting or CellState.RunningSuites)
+                .Select(c => ICellGrain.Key(runId, c.Cell.Id)).ToHashSet(StringComparer.Ordinal);
             var cells = (await Observer.Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics())
-                .Where(s => s.GrainId.Key.ToString()!.StartsWith(runId + "/", StringComparison.Ordinal)).ToList();
+                .Where(s => inAttempt.Contains(s.GrainId.Key.ToString()!)).ToList();
             var busiest = cells.GroupBy(c => c.SiloAddress.Endpoint.Port).MaxBy(g => g.Count())!;
             return (Silos.Single(s => s.SiloPort == busiest.Key), busiest.Count(), cells.Count);
         }
