@@ -20,6 +20,7 @@ public sealed record SimulatedWorkload(string Folder, LoadedMatrix Matrix, RunPl
 {
     public const int Families = 4;
     public const int Tests = 8;
+    public const int MaxRegions = 50;
 
     /// <param name="cells">At least this many cells (the axes are rounded up to whole images × SKUs × regions).</param>
     public static SimulatedWorkload Create(string folder, int cells, SimulationProfile profile)
@@ -33,10 +34,12 @@ public sealed record SimulatedWorkload(string Folder, LoadedMatrix Matrix, RunPl
         File.WriteAllText(Path.Combine(folder, "suites", "conformance-sim", "suite.json"), new JsonObject { ["tests"] = tests }.ToJsonString());
         File.WriteAllText(Path.Combine(folder, "suites", "conformance-sim", "t.sh"), "#!/bin/sh\n# recorded outcomes: the simulated provider never runs this\ntrue\n");
 
-        // images × (families × SKUs per family) × regions ≥ cells, regions the longest axis.
-        var images = cells >= 10_000 ? 10 : 5;
+        // images × (families × SKUs per family) × regions ≥ cells: regions the longest axis up to 50 (a cloud has
+        // about as many), then more images. The quota pools (region × family), and so the machines at once, stop
+        // growing there: a larger matrix takes longer, as it would in a real cloud.
         var skusPerFamily = cells >= 10_000 ? 5 : 2;
-        var regions = (int)Math.Ceiling(cells / (double)(images * Families * skusPerFamily));
+        var regions = Math.Min(MaxRegions, (int)Math.Ceiling(cells / (double)((cells >= 10_000 ? 10 : 5) * Families * skusPerFamily)));
+        var images = (int)Math.Ceiling(cells / (double)(regions * Families * skusPerFamily));
         var imageArray = new JsonArray();
         for (var i = 0; i < images; i++)
             imageArray.Add(new JsonObject { ["id"] = $"img{i}", ["family"] = "azurelinux", ["arch"] = "x64", ["version"] = "4.0", ["sources"] = new JsonObject { ["static"] = new JsonObject() } });
