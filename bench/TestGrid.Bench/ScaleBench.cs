@@ -1,9 +1,9 @@
 // What orchestration costs as the matrix grows, on the simulated cloud, printed (not a test):
 //
-//   dotnet run -c Release --project bench/TestGrid.Bench -- scale [--cells 1000,10000,100000] [--compression 3000]
+//   dotnet run -c Release --project bench/TestGrid.Bench -- scale [--silos 1] [--cells 1000,10000,100000] [--compression 3000]
 //       [--quota 25] [--parallel N] [--seed 1] [--figures FILE]
 //
-// For each size, one silo in this process, configured as the CLI's embedded engine (localhost clustering, runs and
+// With --silos 1 (the default), for each size, one silo in this process, configured as the CLI's embedded engine (localhost clustering, runs and
 // cells in SQLite engine.db, results in SQLite ledger.db), with the simulated cloud (src/Simulation) for provider
 // "simulated": a run of SimulatedWorkload's cells (8 recorded tests each; ~6.5 min of cloud time per cell) is started
 // on the run grain and followed to its verdict. Printed per size:
@@ -15,13 +15,24 @@
 //   - makespan against the capacity lower bound: the run's start to its last attempt's end, against
 //     max(the longest cell's attempts, max over quota pools of the pool's attempt time ÷ its quota), as a ratio.
 //     (The pool bound is ≥ total attempt time ÷ total capacity, so the ratio is no flattery.)
-// Every figure is labelled simulated. The folders (state, ledger, cloud) are removed at the end.
+// With --silos N > 1 (default size 10,000 cells), for each size: Azurite and N real testgrid-silo processes clustered
+// over it, each hosting the simulated cloud (SimulatedCluster, as the soak's, without kills; state in Azurite blobs,
+// results in its tables); the run is started and followed through a cluster client. The same figures, over silos:
+//   - orchestration CPU per cell: the sum over silo processes of their CPU time over the run (/proc/<pid>/stat) ÷ cells
+//     (Azurite's own CPU, the storage service's, is not counted, as a cloud storage account's would not be);
+//   - peak memory: the largest peak resident set (VmHWM) of a silo process (each silo's in the figure's note);
+//   - grain calls per cell: calls received by the grains of all silos (each silo's incoming grain call filter, read on
+//     its /simulation/grain-calls) ÷ cells;
+//   - makespan against the capacity lower bound, computed as above.
+// Every figure is labelled simulated. The folders (state, ledger, cloud) are removed at the end, and every process
+// started is stopped, also on Ctrl-C or SIGTERM.
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TestGrid.Engine;
+using TestGrid.Reports;
 using TestGrid.Results;
 using TestGrid.Simulation;
 using TestGrid.Testing.Soak;
@@ -30,6 +41,7 @@ namespace TestGrid.Bench;
 
 internal sealed record ScaleBenchOptions
 {
+    public int Silos { get; init; } = 1;
     public IReadOnlyList<int> Cells { get; init; } = [1_000, 10_000, 100_000];
     public double Compression { get; init; } = 3000;
     public int Quota { get; init; } = 25;
@@ -41,114 +53,75 @@ internal sealed record ScaleBenchOptions
         var list = arguments.ToList();
         foreach (var argument in list.Where(a => a.StartsWith("--", StringComparison.Ordinal)))
         {
-            if (argument is not ("--cells" or "--compression" or "--quota" or "--parallel" or "--seed"))
-                throw new ArgumentException($"unknown option {argument} (--cells, --compression, --quota, --parallel, --seed)");
+            if (argument is not ("--silos" or "--cells" or "--compression" or "--quota" or "--parallel" or "--seed"))
+                throw new ArgumentException($"unknown option {argument} (--silos, --cells, --compression, --quota, --parallel, --seed)");
         }
         string? Text(string name) => list.IndexOf(name) is >= 0 and var i ? i + 1 < list.Count ? list[i + 1] : throw new ArgumentException($"{name} needs a value") : null;
+        var silos = Text("--silos") is { } n ? int.Parse(n, CultureInfo.InvariantCulture) : 1;
         var options = new ScaleBenchOptions
         {
-            Cells = Text("--cells") is { } cells ? [.. cells.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))] : [1_000, 10_000, 100_000],
+            Silos = silos,
+            // The issue's sizes: 1,000, 10,000 and 100,000 cells on one silo, 10,000 on three.
+            Cells = Text("--cells") is { } cells ? [.. cells.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))] : silos > 1 ? [10_000] : [1_000, 10_000, 100_000],
             Compression = Text("--compression") is { } c ? double.Parse(c, CultureInfo.InvariantCulture) : 3000,
             Quota = Text("--quota") is { } q ? int.Parse(q, CultureInfo.InvariantCulture) : 25,
             Parallel = Text("--parallel") is { } p ? int.Parse(p, CultureInfo.InvariantCulture) : null,
             Seed = Text("--seed") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : 1,
         };
-        if (options.Cells.Any(n => n < 1) || options.Compression <= 0 || options.Quota < 1) throw new ArgumentException("--cells, --compression and --quota must be positive");
+        if (options.Silos < 1 || options.Cells.Any(n => n < 1) || options.Compression <= 0 || options.Quota < 1)
+            throw new ArgumentException("--silos, --cells, --compression and --quota must be positive");
         return options;
     }
 }
 
 internal static class ScaleBench
 {
+    /// <summary>The most a cluster run may take before the bench gives up (10,000 cells take minutes): a wedged cluster fails instead of hanging <c>bench all</c>.</summary>
+    private static readonly TimeSpan ClusterRunTimeout = TimeSpan.FromHours(1);
+
+    /// <summary>What one size measured: CPU over the run, peak memory (and per silo), grain calls, and the run's report.</summary>
+    private sealed record Measurement(TimeSpan Cpu, long PeakBytes, string? PeakNote, long Calls, TimeSpan Wall, RunReport Report);
+
     public static async Task<int> RunAsync(ScaleBenchOptions options)
     {
-        Console.WriteLine($"scale: one silo in this process (embedded engine: SQLite state and ledger) on the SIMULATED cloud; {Environment.ProcessorCount} cores");
-        foreach (var cells in options.Cells)
+        Console.WriteLine(options.Silos == 1
+            ? $"scale: one silo in this process (embedded engine: SQLite state and ledger) on the SIMULATED cloud; {Environment.ProcessorCount} cores"
+            : $"scale: {options.Silos} silo processes clustered over Azurite (state in blobs, ledger in tables) on the SIMULATED cloud; {Environment.ProcessorCount} cores");
+        try
         {
-            if (!await RunOneAsync(cells, options).ConfigureAwait(false)) return 130;
+            foreach (var cells in options.Cells)
+            {
+                if (!await RunOneAsync(cells, options).ConfigureAwait(false)) return 130;
+            }
+            return 0;
         }
-        return 0;
+        catch (TimeoutException e)
+        {
+            Console.Error.WriteLine($"scale: FAILED: {e.Message}");
+            return 1;
+        }
     }
 
     /// <summary>One size; false when interrupted (Ctrl-C, SIGTERM: the run is cancelled and nothing is recorded).</summary>
     private static async Task<bool> RunOneAsync(int cells, ScaleBenchOptions options)
     {
-        var folder = Path.Combine(Path.GetTempPath(), $"testgrid-scale-{Environment.ProcessId}-{cells}");
+        var folder = Path.Combine(Path.GetTempPath(), $"testgrid-scale-{Environment.ProcessId}-{cells}-{options.Silos}");
         // The simulated cloud's machines (a file each) live in memory where the machine has a tmpfs: creating a file
         // on a disk costs more than asking a cloud for a VM costs its client, and is not orchestration.
         var cloud = Directory.Exists("/dev/shm") ? Path.Combine("/dev/shm", Path.GetFileName(folder)) : Path.Combine(folder, "cloud");
         var profile = new SimulationProfile { Seed = options.Seed, TimeCompression = options.Compression, DefaultQuota = options.Quota };
         try
         {
-            var workload = SimulatedWorkload.Create(folder, cells, profile);
+            var workload = SimulatedWorkload.Create(Path.Combine(folder, "workload"), cells, profile);
             var pools = workload.Pools;
-            var capacity = pools.Values.Sum();
             var parallel = options.Parallel ?? cells;
-            Console.WriteLine($"  {workload}; {capacity:N0} machines at once in all; {parallel:N0} cells dispatched at once");
-
-            var calls = new GrainCallCounter();
-            // As the CLI's engine builds its host: no configuration files, so nothing watches the working folder.
-            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-            builder.Logging.ClearProviders().AddConsole().SetMinimumLevel(LogLevel.Warning);
-            builder.UseOrleans(silo =>
-            {
-                silo.UseLocalhostClustering(LocalPorts.Free(), LocalPorts.Free(), serviceId: HostingExtensions.ServiceId, clusterId: $"scale-{Environment.ProcessId}")
-                    .AddTestGrid()
-                    .AddTestGridLocalStorage(Path.Combine(folder, ".testgrid"))
-                    .AddIncomingGrainCallFilter(calls);
-                silo.Services.AddSimulatedCloud(profile, cloud);
-            });
-            using var host = builder.Build();
-            await host.StartAsync().ConfigureAwait(false);
-            var grains = host.Services.GetRequiredService<IGrainFactory>();
-            var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
-
-            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-            calls.Reset();
-            var clock = Stopwatch.StartNew();
-            var run = grains.GetGrain<IRunGrain>($"scale-{cells}");
-            await run.StartAsync(workload.Spec($"scale-{cells}", parallel)).ConfigureAwait(false);
-            RunProgress progress;
-            var lastPrint = TimeSpan.Zero;
-            while (!(progress = await run.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done)
-            {
-                if (stopping.IsCancellationRequested)
-                {
-                    Console.WriteLine("    interrupted: cancelling the run");
-                    await run.CancelAsync("benchmark interrupted").ConfigureAwait(false);
-                    await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
-                    return false;
-                }
-                if (clock.Elapsed - lastPrint > TimeSpan.FromSeconds(15))
-                {
-                    lastPrint = clock.Elapsed;
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"    {clock.Elapsed.TotalSeconds,6:0} s: {string.Join(", ", progress.Counts.Where(c => c.Value > 0).Select(c => $"{c.Key} {c.Value:N0}"))}"));
-                }
-                await Task.Delay(250).ConfigureAwait(false);
-            }
-            var wall = clock.Elapsed;
-            var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-            var callCount = calls.Count;
-            var report = await run.GetReportAsync().ConfigureAwait(false);
-            await host.StopAsync().ConfigureAwait(false);
-
-            var attempts = report.Cells.SelectMany(c => c.Attempts.Select(a => (Cell: c.Cell, Attempt: a))).ToList();
-            var makespan = (attempts.Max(a => a.Attempt.EndedAt) - report.StartedAt).TotalSeconds;
-            var longest = report.Cells.Max(c => c.Attempts.Sum(a => (a.EndedAt - a.StartedAt).TotalSeconds));
-            var poolBound = attempts.GroupBy(a => SimulatedProvider.PoolOf(a.Cell))
-                .Max(g => g.Sum(a => (a.Attempt.EndedAt - a.Attempt.StartedAt).TotalSeconds) / pools[g.Key]);
-            var bound = Math.Max(longest, poolBound);
-            var states = report.Cells.GroupBy(c => c.State).ToDictionary(g => g.Key, g => g.Count());
-
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"    done in {wall.TotalSeconds:0.0} s: verdict {report.Verdict.Status}; {string.Join(", ", states.Select(s => $"{s.Key} {s.Value:N0}"))}; {attempts.Count:N0} attempts"));
-            var label = $"{cells:N0} cells, 1 silo";
-            Figures.Add(new Figure("scale", $"{label}: orchestration CPU per cell", used.TotalMilliseconds / cells, "ms", Target: 0.5, Simulated: true));
-            Figures.Add(new Figure("scale", $"{label}: peak memory", SiloProcessHost.PeakResidentBytes(Environment.ProcessId) / 1024.0 / 1024, "MiB", Target: cells >= 100_000 ? 1024 : null, Simulated: true));
-            Figures.Add(new Figure("scale", $"{label}: grain calls per cell", callCount / (double)cells, "calls", Simulated: true));
-            Figures.Add(new Figure("scale", $"{label}: makespan / capacity lower bound", makespan / bound, "×", Target: 1.02, Simulated: true,
-                Note: string.Create(CultureInfo.InvariantCulture, $"makespan {makespan:0.0} s, bound {bound:0.0} s (longest cell {longest:0.0} s, busiest pool {poolBound:0.0} s)")));
+            Console.WriteLine($"  {workload}; {pools.Values.Sum():N0} machines at once in all; {parallel:N0} cells dispatched at once");
+            var spec = workload.Spec($"scale-{cells}", parallel);
+            var measured = options.Silos == 1
+                ? await InProcessAsync(spec, profile, folder, cloud).ConfigureAwait(false)
+                : await ClusterAsync(spec, workload.ProfilePath, options.Silos, folder, cloud).ConfigureAwait(false);
+            if (measured is null) return false;
+            AddFigures(options.Silos == 1 ? "1 silo" : $"{options.Silos} silos", cells, parallel, measured, pools);
             return true;
         }
         finally
@@ -166,19 +139,115 @@ internal static class ScaleBench
         }
     }
 
-    /// <summary>Counts the calls grains receive.</summary>
-    private sealed class GrainCallCounter : IIncomingGrainCallFilter
+    /// <summary>One silo in this process, built as the CLI's engine; null when interrupted.</summary>
+    private static async Task<Measurement?> InProcessAsync(RunSpec spec, SimulationProfile profile, string folder, string cloud)
     {
-        private long _count;
-
-        public long Count => Interlocked.Read(ref _count);
-
-        public void Reset() => Interlocked.Exchange(ref _count, 0);
-
-        public Task Invoke(IIncomingGrainCallContext context)
+        var calls = new GrainCallCounter();
+        // As the CLI's engine builds its host: no configuration files, so nothing watches the working folder.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders().AddConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleans(silo =>
         {
-            Interlocked.Increment(ref _count);
-            return context.Invoke();
+            silo.UseLocalhostClustering(LocalPorts.Free(), LocalPorts.Free(), serviceId: HostingExtensions.ServiceId, clusterId: $"scale-{Environment.ProcessId}")
+                .AddTestGrid()
+                .AddTestGridLocalStorage(Path.Combine(folder, ".testgrid"))
+                .AddIncomingGrainCallFilter(calls);
+            silo.Services.AddSimulatedCloud(profile, cloud);
+        });
+        using var host = builder.Build();
+        await host.StartAsync().ConfigureAwait(false);
+        var grains = host.Services.GetRequiredService<IGrainFactory>();
+        var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        calls.Reset();
+        var clock = Stopwatch.StartNew();
+        var run = grains.GetGrain<IRunGrain>(spec.RunId);
+        await run.StartAsync(spec).ConfigureAwait(false);
+        RunProgress progress;
+        var lastPrint = TimeSpan.Zero;
+        while (!(progress = await run.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done)
+        {
+            if (stopping.IsCancellationRequested)
+            {
+                Console.WriteLine("    interrupted: cancelling the run");
+                await run.CancelAsync("benchmark interrupted").ConfigureAwait(false);
+                await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                return null;
+            }
+            if (clock.Elapsed - lastPrint > TimeSpan.FromSeconds(15))
+            {
+                lastPrint = clock.Elapsed;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"    {clock.Elapsed.TotalSeconds,6:0} s: {string.Join(", ", progress.Counts.Where(c => c.Value > 0).Select(c => $"{c.Key} {c.Value:N0}"))}"));
+            }
+            await Task.Delay(250).ConfigureAwait(false);
+        }
+        var wall = clock.Elapsed;
+        var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        var callCount = calls.Count;
+        var report = await run.GetReportAsync().ConfigureAwait(false);
+        await host.StopAsync().ConfigureAwait(false);
+        return new Measurement(used, SiloProcessHost.PeakResidentBytes(Environment.ProcessId), null, callCount, wall, report);
+    }
+
+    /// <summary>Azurite and <paramref name="silos"/> silo processes (the soak's cluster, no kills); null when interrupted.</summary>
+    private static async Task<Measurement?> ClusterAsync(RunSpec spec, string profilePath, int silos, string folder, string cloud)
+    {
+        using var interruption = new Interruption("scale");
+        try
+        {
+            await using var cluster = await SimulatedCluster.StartAsync(new SimulatedClusterOptions
+            {
+                Name = "scale",
+                Silos = silos,
+                SiloProgram = SoakBench.SiloProgram(),
+                ProfilePath = profilePath,
+                Cloud = cloud,
+                Folder = folder,
+            }, Console.WriteLine, interruption.Token).ConfigureAwait(false);
+            TimeSpan Cpu() => cluster.Silos.Aggregate(TimeSpan.Zero, (sum, silo) => sum + silo.CpuTime());
+            var (cpu, calls) = (Cpu(), await cluster.GrainCallsAsync(interruption.Token).ConfigureAwait(false));
+            var (used, callCount) = (TimeSpan.Zero, 0L);
+            // Read when the run is done, before its report (a call and CPU of its own) is built, as in one silo.
+            var run = await cluster.RunAsync(spec, ClusterRunTimeout, Console.WriteLine, interruption.Token, whenDone: async () =>
+                (used, callCount) = (Cpu() - cpu, await cluster.GrainCallsAsync(interruption.Token).ConfigureAwait(false) - calls)).ConfigureAwait(false);
+            var peaks = cluster.Silos.Select(s => (s.Name, Bytes: s.PeakResidentBytes())).ToList();
+            return new Measurement(used, peaks.Max(p => p.Bytes), $"per silo: {string.Join(", ", peaks.Select(p => $"{p.Name} {Mib(p.Bytes):0} MiB"))}", callCount, run.Elapsed, run.Report);
+        }
+        catch (OperationCanceledException) when (interruption.Token.IsCancellationRequested)
+        {
+            Console.WriteLine("    interrupted: the silos and Azurite are stopped");
+            return null;
         }
     }
+
+    /// <summary>
+    /// Prints and records the four figures of a size, however it ran. The makespan is the run's start to its last
+    /// attempt's end; its bound is max(the longest cell's attempts, max over quota pools of the pool's attempt time ÷ its
+    /// quota), which is ≥ total attempt time ÷ total capacity.
+    /// </summary>
+    private static void AddFigures(string silos, int cells, int parallel, Measurement measured, IReadOnlyDictionary<string, int> pools)
+    {
+        var report = measured.Report;
+        var attempts = report.Cells.SelectMany(c => c.Attempts.Select(a => (Cell: c.Cell, Attempt: a))).ToList();
+        var makespan = (attempts.Max(a => a.Attempt.EndedAt) - report.StartedAt).TotalSeconds;
+        var longest = report.Cells.Max(c => c.Attempts.Sum(a => (a.EndedAt - a.StartedAt).TotalSeconds));
+        var poolBound = attempts.GroupBy(a => SimulatedProvider.PoolOf(a.Cell))
+            .Max(g => g.Sum(a => (a.Attempt.EndedAt - a.Attempt.StartedAt).TotalSeconds) / pools[g.Key]);
+        var bound = Math.Max(longest, poolBound);
+        var states = report.Cells.GroupBy(c => c.State).ToDictionary(g => g.Key, g => g.Count());
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"    done in {measured.Wall.TotalSeconds:0.0} s: verdict {report.Verdict.Status}; {string.Join(", ", states.Select(s => $"{s.Key} {s.Value:N0}"))}; {attempts.Count:N0} attempts"));
+        if (measured.PeakNote is { } peakNote) Console.WriteLine($"    peak memory {peakNote}");
+        var label = $"{cells:N0} cells, {silos}";
+        Figures.Add(new Figure("scale", $"{label}: orchestration CPU per cell", measured.Cpu.TotalMilliseconds / cells, "ms", Target: 0.5, Simulated: true));
+        Figures.Add(new Figure("scale", $"{label}: peak memory", Mib(measured.PeakBytes), "MiB", Target: cells >= 100_000 ? 1024 : null, Simulated: true, Note: measured.PeakNote));
+        Figures.Add(new Figure("scale", $"{label}: grain calls per cell", measured.Calls / (double)cells, "calls", Simulated: true));
+        Figures.Add(new Figure("scale", $"{label}: makespan / capacity lower bound", makespan / bound, "×", Target: 1.02, Simulated: true,
+            Note: string.Create(CultureInfo.InvariantCulture, $"makespan {makespan:0.0} s, bound {bound:0.0} s (longest cell {longest:0.0} s, busiest pool {poolBound:0.0} s){(parallel < cells ? $"; {parallel:N0} cells dispatched at once" : "")}")));
+    }
+
+    private static double Mib(long bytes) => bytes / 1024.0 / 1024;
 }
