@@ -4,7 +4,7 @@
 //   bench/run                (sets the machine up, builds, then runs this)
 //   dotnet bench/TestGrid.Bench/bin/Release/net10.0/TestGrid.Bench.dll all [--quick] [--only scale,soak,...]
 //
-// --quick runs the small sizes only (1,000 cells, 200-cell soak, 8 SSH hosts, one boot): minutes instead of an hour.
+// --quick runs the small sizes only (1,000 cells on one silo and on three, 200-cell soak, 8 SSH hosts, one boot): minutes instead of an hour.
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -30,6 +30,7 @@ internal static class AllBench
             ?
             [
                 new("scale", ["scale", "--cells", "1000"]),
+                new("scale", ["scale", "--silos", "3", "--cells", "1000"]),
                 new("soak", ["soak", "--cells", "200", "--kill-every", "30", "--compression", "20"]),
                 new("fanout", ["fanout", "--hosts", "8"]),
                 new("boot", ["boot", "x64", "--runs", "1"]),
@@ -40,6 +41,7 @@ internal static class AllBench
                 new("scale", ["scale", "--cells", "1000"]),
                 new("scale", ["scale", "--cells", "10000"]),
                 new("scale", ["scale", "--cells", "100000"]),
+                new("scale", ["scale", "--silos", "3", "--cells", "10000"]),
                 new("soak", ["soak", "--cells", "2000"]),
                 new("fanout", ["fanout", "--hosts", "8,32,64"]),
                 new("boot", ["boot", "x64", "--runs", "3"]),

@@ -1,15 +1,16 @@
 // What orchestration costs as the matrix grows, on the simulated cloud, printed (not a test):
 //
-//   dotnet run -c Release --project bench/TestGrid.Bench -- scale [--cells 1000,10000,100000] [--compression N]
+//   dotnet run -c Release --project bench/TestGrid.Bench -- scale [--silos 1] [--cells 1000,10000,100000] [--compression N]
 //       [--bound-seconds 120] [--quota 25] [--parallel N (default: the quota in all)] [--seed 1] [--figures FILE]
 //
-// For each size, one silo in this process, configured as the CLI's embedded engine (localhost clustering, runs and
-// cells in SQLite engine.db, results in SQLite ledger.db), with the simulated cloud (src/Simulation) for provider
-// "simulated": a run of SimulatedWorkload's cells (8 recorded tests each; ~6.5 min of cloud time per cell) is started
-// on the run grain and followed to its verdict. Before it, a small run on a silo of its own warms the process up (its
-// code compiled), so that the figures are those of a silo that has been running. Time is compressed so that the
-// capacity bound is about --bound-seconds of real time: much more compressed, and the makespan would measure the
-// engine's throughput on this machine rather than how the engine packs the capacity. Printed per size:
+// A run of SimulatedWorkload's cells (8 recorded tests each; ~6 min of cloud time per cell) on the simulated cloud
+// (src/Simulation, provider "simulated"), as many cells in flight as the quota admits machines, time compressed so that
+// the capacity bound is about --bound-seconds of real time: much more compressed, and the makespan would measure the
+// engine's throughput on this machine rather than how it packs the capacity.
+// With --silos 1 (the default), for each size, one silo in this process, configured as the CLI's embedded engine
+// (localhost clustering, runs and cells in SQLite engine.db, results in SQLite ledger.db); before it, a small run on a
+// silo of its own warms the process up (its code compiled), so that the figures are those of a silo that has been
+// running. The run is started on the run grain and followed to its verdict. Printed per size:
 //   - orchestration CPU per cell: this process's CPU time (user + system) over the run ÷ cells. Everything of
 //     TestGrid counts: grains, storage, ledger, the simulated provider's own bookkeeping (a file per machine, on
 //     /dev/shm where there is one);
@@ -18,7 +19,17 @@
 //   - makespan against the capacity lower bound: the run's start to its last attempt's end, against
 //     max(the longest cell's attempts, max over quota pools of the pool's attempt time ÷ its quota), as a ratio.
 //     (The pool bound is ≥ total attempt time ÷ total capacity, so the ratio is no flattery.)
-// Every figure is labelled simulated. The folders (state, ledger, cloud) are removed at the end.
+// With --silos N > 1 (default size 10,000 cells), for each size: Azurite and N real testgrid-silo processes clustered
+// over it, each hosting the simulated cloud (SimulatedCluster, as the soak's, without kills; state in Azurite blobs,
+// results in its tables); the run is started and followed through a cluster client. The same figures, over silos:
+//   - orchestration CPU per cell: the sum over silo processes of their CPU time over the run (/proc/<pid>/stat) ÷ cells
+//     (Azurite's own CPU, the storage service's, is not counted, as a cloud storage account's would not be);
+//   - peak memory: the largest peak resident set (VmHWM) of a silo process (each silo's in the figure's note);
+//   - grain calls per cell: calls received by the grains of all silos (each silo's incoming grain call filter, read on
+//     its /simulation/grain-calls) ÷ cells;
+//   - makespan against the capacity lower bound, computed as above.
+// Every figure is labelled simulated. The folders (state, ledger, cloud) are removed at the end, and every process
+// started is stopped, also on Ctrl-C or SIGTERM.
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,6 +37,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TestGrid.Engine;
 using TestGrid.Ledger;
+using TestGrid.Plan;
+using TestGrid.Reports;
 using TestGrid.Results;
 using TestGrid.Simulation;
 using TestGrid.Testing.Soak;
@@ -34,6 +47,7 @@ namespace TestGrid.Bench;
 
 internal sealed record ScaleBenchOptions
 {
+    public int Silos { get; init; } = 1;
     public IReadOnlyList<int> Cells { get; init; } = [1_000, 10_000, 100_000];
     /// <summary>Cloud seconds per real second; null: chosen per size so that the capacity bound is <see cref="BoundSeconds"/> of real time.</summary>
     public double? Compression { get; init; }
@@ -47,128 +61,80 @@ internal sealed record ScaleBenchOptions
         var list = arguments.ToList();
         foreach (var argument in list.Where(a => a.StartsWith("--", StringComparison.Ordinal)))
         {
-            if (argument is not ("--cells" or "--compression" or "--bound-seconds" or "--quota" or "--parallel" or "--seed"))
-                throw new ArgumentException($"unknown option {argument} (--cells, --compression, --bound-seconds, --quota, --parallel, --seed)");
+            if (argument is not ("--silos" or "--cells" or "--compression" or "--bound-seconds" or "--quota" or "--parallel" or "--seed"))
+                throw new ArgumentException($"unknown option {argument} (--silos, --cells, --compression, --bound-seconds, --quota, --parallel, --seed)");
         }
         string? Text(string name) => list.IndexOf(name) is >= 0 and var i ? i + 1 < list.Count ? list[i + 1] : throw new ArgumentException($"{name} needs a value") : null;
+        var silos = Text("--silos") is { } n ? int.Parse(n, CultureInfo.InvariantCulture) : 1;
         var options = new ScaleBenchOptions
         {
-            Cells = Text("--cells") is { } cells ? [.. cells.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))] : [1_000, 10_000, 100_000],
+            Silos = silos,
+            // The issue's sizes: 1,000, 10,000 and 100,000 cells on one silo, 10,000 on three.
+            Cells = Text("--cells") is { } cells ? [.. cells.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))] : silos > 1 ? [10_000] : [1_000, 10_000, 100_000],
             Compression = Text("--compression") is { } c ? double.Parse(c, CultureInfo.InvariantCulture) : null,
             BoundSeconds = Text("--bound-seconds") is { } b ? double.Parse(b, CultureInfo.InvariantCulture) : 120,
             Quota = Text("--quota") is { } q ? int.Parse(q, CultureInfo.InvariantCulture) : 25,
             Parallel = Text("--parallel") is { } p ? int.Parse(p, CultureInfo.InvariantCulture) : null,
             Seed = Text("--seed") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : 1,
         };
-        if (options.Cells.Any(n => n < 1) || options.Compression <= 0 || options.BoundSeconds <= 0 || options.Quota < 1)
-            throw new ArgumentException("--cells, --compression, --bound-seconds and --quota must be positive");
+        if (options.Silos < 1 || options.Cells.Any(n => n < 1) || options.Compression <= 0 || options.BoundSeconds <= 0 || options.Quota < 1)
+            throw new ArgumentException("--silos, --cells, --compression, --bound-seconds and --quota must be positive");
         return options;
     }
 }
 
 internal static class ScaleBench
 {
+    /// <summary>The most a cluster run may take before the bench gives up (10,000 cells take minutes): a wedged cluster fails instead of hanging <c>bench all</c>.</summary>
+    private static readonly TimeSpan ClusterRunTimeout = TimeSpan.FromHours(1);
+
+    /// <summary>What one size measured: CPU over the run, peak memory (and per silo), grain calls, and the run's cells with their attempts.</summary>
+    private sealed record Measurement(TimeSpan Cpu, long PeakBytes, string? PeakNote, long Calls, TimeSpan Wall, string Verdict,
+        IReadOnlyList<(Cell Cell, CellState State, IReadOnlyList<AttemptResult> Attempts)> Cells);
+
     public static async Task<int> RunAsync(ScaleBenchOptions options)
     {
-        Console.WriteLine($"scale: one silo in this process (embedded engine: SQLite state and ledger) on the SIMULATED cloud; {Environment.ProcessorCount} cores");
-        foreach (var cells in options.Cells)
+        Console.WriteLine(options.Silos == 1
+            ? $"scale: one silo in this process (embedded engine: SQLite state and ledger) on the SIMULATED cloud; {Environment.ProcessorCount} cores"
+            : $"scale: {options.Silos} silo processes clustered over Azurite (state in blobs, ledger in tables) on the SIMULATED cloud; {Environment.ProcessorCount} cores");
+        try
         {
-            if (!await RunOneAsync(cells, options).ConfigureAwait(false)) return 130;
+            foreach (var cells in options.Cells)
+            {
+                if (!await RunOneAsync(cells, options).ConfigureAwait(false)) return 130;
+            }
+            return 0;
         }
-        return 0;
+        catch (TimeoutException e)
+        {
+            Console.Error.WriteLine($"scale: FAILED: {e.Message}");
+            return 1;
+        }
     }
 
     /// <summary>One size; false when interrupted (Ctrl-C, SIGTERM: the run is cancelled and nothing is recorded).</summary>
     private static async Task<bool> RunOneAsync(int cells, ScaleBenchOptions options)
     {
-        var folder = Path.Combine(Path.GetTempPath(), $"testgrid-scale-{Environment.ProcessId}-{cells}");
+        var folder = Path.Combine(Path.GetTempPath(), $"testgrid-scale-{Environment.ProcessId}-{cells}-{options.Silos}");
         // The simulated cloud's machines (a file each) live in memory where the machine has a tmpfs: creating a file
         // on a disk costs more than asking a cloud for a VM costs its client, and is not orchestration.
         var cloud = Directory.Exists("/dev/shm") ? Path.Combine("/dev/shm", Path.GetFileName(folder)) : Path.Combine(folder, "cloud");
         var profile = new SimulationProfile { Seed = options.Seed, TimeCompression = options.Compression ?? 1, DefaultQuota = options.Quota };
         try
         {
-            var workload = SimulatedWorkload.Create(folder, cells, profile);
-            // Compressed so that the bound is a couple of minutes of real time: more, and the engine idles; much less,
-            // and the makespan measures the engine's throughput on this machine rather than how it packs the capacity.
+            var workload = SimulatedWorkload.Create(Path.Combine(folder, "workload"), cells, profile);
             if (options.Compression is null) workload = workload.WithCompression(Math.Max(1, workload.ExpectedBoundCloudSeconds / options.BoundSeconds));
             profile = workload.Profile;
             var pools = workload.Pools;
-            var capacity = pools.Values.Sum();
             // As many cells in flight as the quota admits machines: more would only wait in the capacity queue, holding memory.
-            var parallel = options.Parallel ?? Math.Min(cells, capacity);
-            Console.WriteLine($"  {workload}; {capacity:N0} machines at once in all; {parallel:N0} cells dispatched at once");
-
-            // Warm-up, not measured: a small run on a silo of its own, fast, so that the figures are those of a silo
-            // that has been running (its code compiled), not of one starting.
-            var warmFolder = Path.Combine(folder, "warmup");
-            var warmup = SimulatedWorkload.Create(warmFolder, Math.Min(cells, 300), profile with { TimeCompression = 3000 });
-            using (var warmHost = BuildHost(warmFolder, Path.Combine(cloud, "warmup"), warmup.Profile, new GrainCallCounter()))
-            {
-                await warmHost.StartAsync().ConfigureAwait(false);
-                var warm = warmHost.Services.GetRequiredService<IGrainFactory>().GetGrain<IRunGrain>("warmup");
-                await warm.StartAsync(warmup.Spec("warmup", warmup.Plan.Cells.Count)).ConfigureAwait(false);
-                while (!(await warm.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done) await Task.Delay(100).ConfigureAwait(false);
-                await warmHost.StopAsync().ConfigureAwait(false);
-            }
-
-            var calls = new GrainCallCounter();
-            using var host = BuildHost(folder, cloud, profile, calls);
-            await host.StartAsync().ConfigureAwait(false);
-            var grains = host.Services.GetRequiredService<IGrainFactory>();
-            var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
-
-            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-            calls.Reset();
-            var clock = Stopwatch.StartNew();
+            var parallel = options.Parallel ?? Math.Min(cells, pools.Values.Sum());
+            Console.WriteLine($"  {workload}; {pools.Values.Sum():N0} machines at once in all; {parallel:N0} cells dispatched at once");
             var spec = workload.Spec($"scale-{cells}", parallel);
-            var run = grains.GetGrain<IRunGrain>(spec.RunId);
-            await run.StartAsync(spec).ConfigureAwait(false);
-            RunProgress progress;
-            var lastPrint = TimeSpan.Zero;
-            while (!(progress = await run.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done)
-            {
-                if (stopping.IsCancellationRequested)
-                {
-                    Console.WriteLine("    interrupted: cancelling the run");
-                    await run.CancelAsync("benchmark interrupted").ConfigureAwait(false);
-                    await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
-                    return false;
-                }
-                if (clock.Elapsed - lastPrint > TimeSpan.FromSeconds(15))
-                {
-                    lastPrint = clock.Elapsed;
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"    {clock.Elapsed.TotalSeconds,6:0} s: {string.Join(", ", progress.Counts.Where(c => c.Value > 0).Select(c => $"{c.Key} {c.Value:N0}"))}"));
-                }
-                await Task.Delay(250).ConfigureAwait(false);
-            }
-            var wall = clock.Elapsed;
-            var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-            var callCount = calls.Count;
-            await host.StopAsync().ConfigureAwait(false);
-            // The attempts from the ledger file: the run grain's report is the same read inside a grain call, which at
-            // 100,000 cells takes longer than a call may (30 s).
-            var reading = Stopwatch.StartNew();
-            var report = (await new SqliteLedger(Path.Combine(folder, ".testgrid", SqliteLedger.FileName)).GetRunAsync(spec.RunId, CancellationToken.None).ConfigureAwait(false))!;
-            reading.Stop();
-
-            var attempts = report.Cells.SelectMany(c => c.Attempts.Select(a => (Cell: c.Cell, Attempt: a))).ToList();
-            var makespan = (attempts.Max(a => a.Attempt.EndedAt) - spec.CreatedAt).TotalSeconds;
-            var longest = report.Cells.Max(c => c.Attempts.Sum(a => (a.EndedAt - a.StartedAt).TotalSeconds));
-            var poolBound = attempts.GroupBy(a => SimulatedProvider.PoolOf(a.Cell))
-                .Max(g => g.Sum(a => (a.Attempt.EndedAt - a.Attempt.StartedAt).TotalSeconds) / pools[g.Key]);
-            var bound = Math.Max(longest, poolBound);
-            var states = progress.Counts.Where(c => c.Value > 0);
-
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"    done in {wall.TotalSeconds:0.0} s: verdict {progress.Verdict?.Status}; {string.Join(", ", states.Select(s => $"{s.Key} {s.Value:N0}"))}; {attempts.Count:N0} attempts; read back from the ledger in {reading.Elapsed.TotalSeconds:0.0} s"));
-            var label = $"{cells:N0} cells, 1 silo";
-            Figures.Add(new Figure("scale", $"{label}: orchestration CPU per cell", used.TotalMilliseconds / cells, "ms", Target: 0.5, Simulated: true));
-            Figures.Add(new Figure("scale", $"{label}: peak memory", SiloProcessHost.PeakResidentBytes(Environment.ProcessId) / 1024.0 / 1024, "MiB", Target: cells >= 100_000 ? 1024 : null, Simulated: true));
-            Figures.Add(new Figure("scale", $"{label}: grain calls per cell", callCount / (double)cells, "calls", Simulated: true));
-            Figures.Add(new Figure("scale", $"{label}: makespan / capacity lower bound", makespan / bound, "×", Target: 1.02, Simulated: true,
-                Note: string.Create(CultureInfo.InvariantCulture, $"makespan {makespan:0.0} s, bound {bound:0.0} s (longest cell {longest:0.0} s, busiest pool {poolBound:0.0} s)")));
+            var measured = options.Silos == 1
+                ? await InProcessAsync(spec, profile, folder, cloud).ConfigureAwait(false)
+                : await ClusterAsync(spec, workload.ProfilePath, options.Silos, folder, cloud).ConfigureAwait(false);
+            if (measured is null) return false;
+            AddFigures(options.Silos == 1 ? "1 silo" : $"{options.Silos} silos", spec, measured, pools);
             return true;
         }
         finally
@@ -184,6 +150,64 @@ internal static class ScaleBench
                 }
             }
         }
+    }
+
+    /// <summary>One silo in this process, built as the CLI's engine, after a warm-up; null when interrupted.</summary>
+    private static async Task<Measurement?> InProcessAsync(RunSpec spec, SimulationProfile profile, string folder, string cloud)
+    {
+        // Warm-up, not measured: a small fast run on a silo of its own.
+        var warmFolder = Path.Combine(folder, "warmup");
+        var warmup = SimulatedWorkload.Create(warmFolder, Math.Min(spec.Plan.Cells.Count, 300), profile with { TimeCompression = 3000 });
+        using (var warmHost = BuildHost(warmFolder, Path.Combine(cloud, "warmup"), warmup.Profile, new GrainCallCounter()))
+        {
+            await warmHost.StartAsync().ConfigureAwait(false);
+            var warm = warmHost.Services.GetRequiredService<IGrainFactory>().GetGrain<IRunGrain>("warmup");
+            await warm.StartAsync(warmup.Spec("warmup", warmup.Plan.Cells.Count)).ConfigureAwait(false);
+            while (!(await warm.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done) await Task.Delay(100).ConfigureAwait(false);
+            await warmHost.StopAsync().ConfigureAwait(false);
+        }
+
+        var calls = new GrainCallCounter();
+        using var host = BuildHost(folder, cloud, profile, calls);
+        await host.StartAsync().ConfigureAwait(false);
+        var grains = host.Services.GetRequiredService<IGrainFactory>();
+        var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        calls.Reset();
+        var clock = Stopwatch.StartNew();
+        var run = grains.GetGrain<IRunGrain>(spec.RunId);
+        await run.StartAsync(spec).ConfigureAwait(false);
+        RunProgress progress;
+        var lastPrint = TimeSpan.Zero;
+        while (!(progress = await run.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done)
+        {
+            if (stopping.IsCancellationRequested)
+            {
+                Console.WriteLine("    interrupted: cancelling the run");
+                await run.CancelAsync("benchmark interrupted").ConfigureAwait(false);
+                await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                return null;
+            }
+            if (clock.Elapsed - lastPrint > TimeSpan.FromSeconds(15))
+            {
+                lastPrint = clock.Elapsed;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"    {clock.Elapsed.TotalSeconds,6:0} s: {string.Join(", ", progress.Counts.Where(c => c.Value > 0).Select(c => $"{c.Key} {c.Value:N0}"))}"));
+            }
+            await Task.Delay(250).ConfigureAwait(false);
+        }
+        var wall = clock.Elapsed;
+        var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        var callCount = calls.Count;
+        await host.StopAsync().ConfigureAwait(false);
+        // The attempts from the ledger file: the run grain's report is the same read inside a grain call, which at
+        // 100,000 cells takes longer than a call may (30 s).
+        var reading = Stopwatch.StartNew();
+        var record = (await new SqliteLedger(Path.Combine(folder, ".testgrid", SqliteLedger.FileName)).GetRunAsync(spec.RunId, CancellationToken.None).ConfigureAwait(false))!;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    the run read back from the ledger in {reading.Elapsed.TotalSeconds:0.0} s"));
+        return new Measurement(used, SiloProcessHost.PeakResidentBytes(Environment.ProcessId), null, callCount, wall, $"{progress.Verdict?.Status}",
+            [.. record.Cells.Select(c => (c.Cell, c.State ?? CellState.Queued, c.Attempts))]);
     }
 
     /// <summary>A silo as the CLI's embedded engine builds it (no configuration files, so nothing watches the working folder), on the simulated cloud.</summary>
@@ -202,19 +226,64 @@ internal static class ScaleBench
         return builder.Build();
     }
 
-    /// <summary>Counts the calls grains receive.</summary>
-    private sealed class GrainCallCounter : IIncomingGrainCallFilter
+    /// <summary>Azurite and <paramref name="silos"/> silo processes (the soak's cluster, no kills); null when interrupted.</summary>
+    private static async Task<Measurement?> ClusterAsync(RunSpec spec, string profilePath, int silos, string folder, string cloud)
     {
-        private long _count;
-
-        public long Count => Interlocked.Read(ref _count);
-
-        public void Reset() => Interlocked.Exchange(ref _count, 0);
-
-        public Task Invoke(IIncomingGrainCallContext context)
+        using var interruption = new Interruption("scale");
+        try
         {
-            Interlocked.Increment(ref _count);
-            return context.Invoke();
+            await using var cluster = await SimulatedCluster.StartAsync(new SimulatedClusterOptions
+            {
+                Name = "scale",
+                Silos = silos,
+                SiloProgram = SoakBench.SiloProgram(),
+                ProfilePath = profilePath,
+                Cloud = cloud,
+                Folder = folder,
+            }, Console.WriteLine, interruption.Token).ConfigureAwait(false);
+            TimeSpan Cpu() => cluster.Silos.Aggregate(TimeSpan.Zero, (sum, silo) => sum + silo.CpuTime());
+            var (cpu, calls) = (Cpu(), await cluster.GrainCallsAsync(interruption.Token).ConfigureAwait(false));
+            var (used, callCount) = (TimeSpan.Zero, 0L);
+            // Read when the run is done, before its report (a call and CPU of its own) is built, as in one silo.
+            var run = await cluster.RunAsync(spec, ClusterRunTimeout, Console.WriteLine, interruption.Token, whenDone: async () =>
+                (used, callCount) = (Cpu() - cpu, await cluster.GrainCallsAsync(interruption.Token).ConfigureAwait(false) - calls)).ConfigureAwait(false);
+            var peaks = cluster.Silos.Select(s => (s.Name, Bytes: s.PeakResidentBytes())).ToList();
+            return new Measurement(used, peaks.Max(p => p.Bytes), $"per silo: {string.Join(", ", peaks.Select(p => $"{p.Name} {Mib(p.Bytes):0} MiB"))}", callCount, run.Elapsed,
+                $"{run.Report.Verdict.Status}", [.. run.Report.Cells.Select(c => (c.Cell, c.State, c.Attempts))]);
+        }
+        catch (OperationCanceledException) when (interruption.Token.IsCancellationRequested)
+        {
+            Console.WriteLine("    interrupted: the silos and Azurite are stopped");
+            return null;
         }
     }
+
+    /// <summary>
+    /// Prints and records the four figures of a size, however it ran. The makespan is the run's start to its last
+    /// attempt's end; its bound is max(the longest cell's attempts, max over quota pools of the pool's attempt time ÷ its
+    /// quota), which is ≥ total attempt time ÷ total capacity.
+    /// </summary>
+    private static void AddFigures(string silos, RunSpec spec, Measurement measured, IReadOnlyDictionary<string, int> pools)
+    {
+        var (cells, parallel) = (spec.Plan.Cells.Count, spec.Parallelism);
+        var attempts = measured.Cells.SelectMany(c => c.Attempts.Select(a => (Cell: c.Cell, Attempt: a))).ToList();
+        var makespan = (attempts.Max(a => a.Attempt.EndedAt) - spec.CreatedAt).TotalSeconds;
+        var longest = measured.Cells.Max(c => c.Attempts.Sum(a => (a.EndedAt - a.StartedAt).TotalSeconds));
+        var poolBound = attempts.GroupBy(a => SimulatedProvider.PoolOf(a.Cell))
+            .Max(g => g.Sum(a => (a.Attempt.EndedAt - a.Attempt.StartedAt).TotalSeconds) / pools[g.Key]);
+        var bound = Math.Max(longest, poolBound);
+        var states = measured.Cells.GroupBy(c => c.State).ToDictionary(g => g.Key, g => g.Count());
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"    done in {measured.Wall.TotalSeconds:0.0} s: verdict {measured.Verdict}; {string.Join(", ", states.Select(s => $"{s.Key} {s.Value:N0}"))}; {attempts.Count:N0} attempts"));
+        if (measured.PeakNote is { } peakNote) Console.WriteLine($"    peak memory {peakNote}");
+        var label = $"{cells:N0} cells, {silos}";
+        Figures.Add(new Figure("scale", $"{label}: orchestration CPU per cell", measured.Cpu.TotalMilliseconds / cells, "ms", Target: 0.5, Simulated: true));
+        Figures.Add(new Figure("scale", $"{label}: peak memory", Mib(measured.PeakBytes), "MiB", Target: cells >= 100_000 ? 1024 : null, Simulated: true, Note: measured.PeakNote));
+        Figures.Add(new Figure("scale", $"{label}: grain calls per cell", measured.Calls / (double)cells, "calls", Simulated: true));
+        Figures.Add(new Figure("scale", $"{label}: makespan / capacity lower bound", makespan / bound, "×", Target: 1.02, Simulated: true,
+            Note: string.Create(CultureInfo.InvariantCulture, $"makespan {makespan:0.0} s, bound {bound:0.0} s (longest cell {longest:0.0} s, busiest pool {poolBound:0.0} s){(parallel < cells ? $"; {parallel:N0} cells dispatched at once" : "")}")));
+    }
+
+    private static double Mib(long bytes) => bytes / 1024.0 / 1024;
 }

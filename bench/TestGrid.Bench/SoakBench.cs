@@ -25,18 +25,11 @@ internal static class SoakBench
             SiloProgram = SiloProgram(),
         };
         if (options.Cells < 1 || options.Silos < 1 || options.KillEvery <= TimeSpan.Zero) throw new ArgumentException("--cells, --silos and --kill-every must be positive");
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            // Ctrl-C: stop the silos and Azurite and delete the folder, then exit.
-            e.Cancel = true;
-            Console.Error.WriteLine("soak: cancelled; stopping everything it started");
-            cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
+        // Ctrl-C or SIGTERM: stop the silos and Azurite and delete the folder, then exit.
+        using var interruption = new Interruption("soak");
         try
         {
-            var result = await SoakRunner.RunAsync(options, Console.WriteLine, cancel.Token);
+            var result = await SoakRunner.RunAsync(options, Console.WriteLine, interruption.Token);
             Console.WriteLine(result);
             const string bench = "soak";
             var note = string.Create(CultureInfo.InvariantCulture, $"{result.Cells} cells, {options.Silos} silos, kill -9 every {options.KillEvery.TotalSeconds:0} s, seed {options.Seed}, time ×{options.TimeCompression}, quota {options.Quota}");
@@ -51,7 +44,7 @@ internal static class SoakBench
             Figures.Add(new Figure(bench, "undisturbed run", result.Undisturbed.Elapsed.TotalSeconds, "s", null, true, note));
             return result.Ok ? 0 : 1;
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (interruption.Token.IsCancellationRequested)
         {
             return 130;
         }
@@ -59,10 +52,6 @@ internal static class SoakBench
         {
             Console.Error.WriteLine($"soak: FAILED: {e.Message}");
             return 1;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
         }
     }
 

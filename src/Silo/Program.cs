@@ -102,7 +102,14 @@ builder.UseOrleans(silo =>
             if (settings.WatchdogPeriod is { } period) engine.WatchdogPeriod = period;
             if (settings.MaxLostAttempts is { } lost) engine.MaxLostAttempts = lost;
         });
-    if (settings.Simulation is var (profile, _, cloud)) silo.Services.AddSimulatedCloud(profile, cloud);
+    if (settings.Simulation is var (profile, _, cloud))
+    {
+        silo.Services.AddSimulatedCloud(profile, cloud);
+        // The benchmarks' grain calls per cell across silo processes: each silo counts what its grains receive.
+        var calls = new GrainCallCounter();
+        silo.Services.AddSingleton(calls);
+        silo.AddIncomingGrainCallFilter(calls);
+    }
     if (settings.Dashboard) silo.AddDashboard();
     silo.Services.AddSingleton<Readiness>();
     silo.AddActivityPropagation();
@@ -116,6 +123,9 @@ app.Logger.LogInformation("TestGrid silo: cluster {ClusterId}, {Storage}, silo p
 app.MapGet("/healthz/live", () => Results.Text("live"));
 app.MapGet("/healthz/ready", (Readiness readiness) => readiness.IsReady ? Results.Text("ready") : Results.Text("not ready", statusCode: StatusCodes.Status503ServiceUnavailable));
 if (settings.Dashboard) app.MapOrleansDashboard("/dashboard");
+// Calls received by this silo's grains since it started (benchmarks only: with the simulated cloud).
+if (settings.Simulation is not null)
+    app.MapGet("/simulation/grain-calls", (GrainCallCounter calls) => Results.Text(calls.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 // Read before running: the host is disposed (its services gone) by the time RunAsync throws.
 var stopping = app.Lifetime.ApplicationStopping;
 try

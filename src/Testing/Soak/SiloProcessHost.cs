@@ -166,11 +166,24 @@ public sealed class SiloProcessHost : IAsyncDisposable
         if (_log is not null) await _log.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static async Task Copy(StreamReader from, StreamWriter to)
+    /// <summary>
+    /// The most of a silo's output its log keeps. An overloaded cluster logs a warning per expired message (gigabytes a
+    /// minute): past this, lines are read and dropped, so that the silo is never blocked on its pipe nor the disk filled.
+    /// </summary>
+    private const long MaxLogChars = 256L * 1024 * 1024;
+
+    private long _logged;
+
+    private async Task Copy(StreamReader from, StreamWriter to)
     {
         while (await from.ReadLineAsync().ConfigureAwait(false) is { } line)
         {
-            lock (to) to.WriteLine(line);
+            lock (to)
+            {
+                if (_logged > MaxLogChars) continue;
+                _logged += line.Length;
+                to.WriteLine(_logged > MaxLogChars ? $"---- log truncated at {MaxLogChars / 1024 / 1024} MiB: further lines dropped" : line);
+            }
         }
     }
 

@@ -1,9 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using Azure.Data.Tables;
-using Microsoft.Extensions.Logging;
-using TestGrid.Client.Hosting;
 using TestGrid.Engine;
 using TestGrid.Ledger;
 using TestGrid.Reports;
@@ -40,7 +36,7 @@ public sealed record SoakOptions
     public bool Keep { get; init; }
 }
 
-/// <summary>A finished run of the soak: its report and how long it took from start to done.</summary>
+/// <summary>A finished run on a <see cref="SimulatedCluster"/>: its report, how long it took from start to done, and how many silos were killed meanwhile.</summary>
 public sealed record SoakRun(string RunId, RunReport Report, TimeSpan Elapsed, int Kills);
 
 /// <summary>
@@ -104,9 +100,7 @@ public static class SoakRunner
     {
         var folder = Path.Combine(Path.GetTempPath(), $"testgrid-soak-{Guid.NewGuid():N}"[..24]);
         Directory.CreateDirectory(folder);
-        var silos = new List<SiloProcessHost>();
-        AzuriteProcess? azurite = null;
-        EngineHost? client = null;
+        SimulatedCluster? cluster = null;
         try
         {
             var profile = new SimulationProfile
@@ -120,36 +114,32 @@ public static class SoakRunner
             var cloud = new SimulatedCloud(Path.Combine(folder, "cloud"));
             log($"soak: {workload}; {options.Silos} silos, one killed every {options.KillEvery.TotalSeconds:0} s; folder {folder}");
 
-            azurite = await AzuriteProcess.StartAsync().ConfigureAwait(false);
-            var clusterId = $"soak{Guid.NewGuid().ToString("N")[..8]}";
-            var settings = new Dictionary<string, string>(StringComparer.Ordinal)
+            cluster = await SimulatedCluster.StartAsync(new SimulatedClusterOptions
             {
-                ["Simulation:Profile"] = workload.ProfilePath,
-                ["Simulation:Cloud"] = cloud.Folder,
-                ["ArtifactsRoot"] = Path.Combine(folder, "artifacts"),
-                // A cell whose silo died is found soon after the cluster declares the silo dead.
-                ["WatchdogPeriod"] = "00:00:03",
-                // A silo killed and not restarted is declared dead within seconds (a restarted one at once: same endpoint, newer generation).
-                ["Membership:ProbeTimeout"] = "00:00:03",
-                ["Membership:NumMissedProbesLimit"] = "3",
-                ["ShutdownTimeout"] = "00:00:10",
-                // A silo killed every few seconds loses a third of the cells in flight each time: a cell may be caught
-                // more often than the engine's default of 3 lost attempts (meant for a cell that crashes its silo).
-                ["MaxLostAttempts"] = "50",
-            };
-            for (var i = 1; i <= options.Silos; i++)
-                silos.Add(new SiloProcessHost($"silo{i}", options.SiloProgram, clusterId, azurite.ConnectionString, Path.Combine(folder, "logs"), settings));
-            var started = Stopwatch.StartNew();
-            foreach (var silo in silos) silo.Start();
-            await Task.WhenAll(silos.Select(s => s.WaitReadyAsync(TimeSpan.FromMinutes(3), cancellationToken))).ConfigureAwait(false);
-            log($"soak: {silos.Count} silos ready in {started.Elapsed.TotalSeconds:0.0} s ({string.Join(", ", silos.Select(s => $"{s.Name} pid {s.Pid}"))})");
-            client = await EngineHost.ClusterAsync([.. silos.Select(s => new IPEndPoint(IPAddress.Loopback, s.GatewayPort))], clusterId, LogLevel.Error, cancellationToken).ConfigureAwait(false);
+                Name = "soak",
+                Silos = options.Silos,
+                SiloProgram = options.SiloProgram,
+                ProfilePath = workload.ProfilePath,
+                Cloud = cloud.Folder,
+                Folder = folder,
+                Settings = new Dictionary<string, string>(StringComparer.Ordinal)
+                {
+                    // A cell whose silo died is found soon after the cluster declares the silo dead.
+                    ["WatchdogPeriod"] = "00:00:03",
+                    // A silo killed and not restarted is declared dead within seconds (a restarted one at once: same endpoint, newer generation).
+                    ["Membership:ProbeTimeout"] = "00:00:03",
+                    ["Membership:NumMissedProbesLimit"] = "3",
+                    // A silo killed every few seconds loses a third of the cells in flight each time: a cell may be caught
+                    // more often than the engine's default of 3 lost attempts (meant for a cell that crashes its silo).
+                    ["MaxLostAttempts"] = "50",
+                },
+            }, log, cancellationToken).ConfigureAwait(false);
 
             var parallelism = workload.Plan.Cells.Count;
-            var disturbed = await RunOnceAsync(client, workload.Spec($"soak-{options.Seed}-disturbed", parallelism), silos, options, log, kill: true, cancellationToken).ConfigureAwait(false);
-            var undisturbed = await RunOnceAsync(client, workload.Spec($"soak-{options.Seed}-undisturbed", parallelism), silos, options, log, kill: false, cancellationToken).ConfigureAwait(false);
+            var disturbed = await cluster.RunAsync(workload.Spec($"soak-{options.Seed}-disturbed", parallelism), options.RunTimeout, log, cancellationToken, options.KillEvery, options.Seed).ConfigureAwait(false);
+            var undisturbed = await cluster.RunAsync(workload.Spec($"soak-{options.Seed}-undisturbed", parallelism), options.RunTimeout, log, cancellationToken).ConfigureAwait(false);
 
-            var ledger = new TableLedger(new TableServiceClient(azurite.ConnectionString));
+            var ledger = new TableLedger(new TableServiceClient(cluster.Azurite.ConnectionString));
             var problems = new List<string>();
             var (lostResults, doubleCounted) = await CheckLedger(ledger, disturbed, workload, problems, cancellationToken).ConfigureAwait(false);
             var (lostCalm, doubleCalm) = await CheckLedger(ledger, undisturbed, workload, problems, cancellationToken).ConfigureAwait(false);
@@ -195,19 +185,7 @@ public static class SoakRunner
         }
         finally
         {
-            if (client is not null)
-            {
-                try
-                {
-                    await client.DisposeAsync().ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is OperationCanceledException or OrleansException or TimeoutException)
-                {
-                    // Its silos are going anyway.
-                }
-            }
-            foreach (var silo in silos) await silo.DisposeAsync().ConfigureAwait(false);
-            if (azurite is not null) await azurite.DisposeAsync().ConfigureAwait(false);
+            if (cluster is not null) await cluster.DisposeAsync().ConfigureAwait(false);
             if (options.Keep) log($"soak: kept {folder}");
             else
             {
@@ -221,72 +199,6 @@ public static class SoakRunner
                 }
             }
         }
-    }
-
-    /// <summary>Starts a run and waits for it to end; when <paramref name="kill"/>, kills a silo (round robin from a seeded start) and starts it again every <see cref="SoakOptions.KillEvery"/>.</summary>
-    private static async Task<SoakRun> RunOnceAsync(EngineHost client, RunSpec spec, List<SiloProcessHost> silos, SoakOptions options, Action<string> log, bool kill, CancellationToken cancellationToken)
-    {
-        var run = client.Grains.GetGrain<IRunGrain>(spec.RunId);
-        var clock = Stopwatch.StartNew();
-        // Starting the same run again changes nothing: a start whose answer timed out (a loaded machine) is asked again.
-        await Retry(async () =>
-        {
-            await run.StartAsync(spec).ConfigureAwait(false);
-            return true;
-        }, cancellationToken).ConfigureAwait(false);
-        log($"soak: {spec.RunId} started ({spec.Plan.Cells.Count} cells, parallelism {spec.Parallelism}) in {clock.Elapsed.TotalSeconds:0.0} s");
-        var kills = 0;
-        var next = new Random(options.Seed).Next(silos.Count);
-        var nextKill = options.KillEvery;
-        var nextPrint = TimeSpan.Zero;
-        RunProgress? progress = null;
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            progress = await Quietly<RunProgress?>(async () => await run.GetProgressAsync(int.MaxValue).ConfigureAwait(false), progress).ConfigureAwait(false);
-            if (progress is { Done: true }) break;
-            if (clock.Elapsed > options.RunTimeout)
-            {
-                var counts = progress is null ? "unknown" : Counts(progress);
-                // Why cells ended in error so far: what to look at first.
-                var errors = await Quietly(async () => string.Join("; ", (await run.GetReportAsync().ConfigureAwait(false)).Cells.Where(c => c.State == CellState.Error)
-                    .GroupBy(c => c.Reason ?? c.Latest?.ErrorKind + ": " + c.Latest?.Error).Select(g => $"{g.Count()} × {g.Key}")), "unknown").ConfigureAwait(false);
-                counts += $"; errors: {errors}";
-                throw new TimeoutException($"{spec.RunId} did not end within {options.RunTimeout} ({kills} silo kills); cells: {counts}; silos: {string.Join(", ", silos.Select(s => $"{s.Name} running {s.Running}"))}");
-            }
-            if (clock.Elapsed >= nextPrint)
-            {
-                log($"soak: {spec.RunId} [{clock.Elapsed:mm\\:ss}] {(progress is null ? "(no answer)" : Counts(progress))}");
-                nextPrint = clock.Elapsed + TimeSpan.FromSeconds(10);
-            }
-            if (kill && clock.Elapsed >= nextKill)
-            {
-                var killedAt = clock.Elapsed;
-                var victim = silos[next];
-                next = (next + 1) % silos.Count;
-                var pid = victim.Pid;
-                await victim.KillAsync().ConfigureAwait(false);
-                kills++;
-                victim.Start();
-                log($"soak: {spec.RunId} [{clock.Elapsed:mm\\:ss}] kill -9 {victim.Name} (pid {pid}); restarted as pid {victim.Pid}");
-                try
-                {
-                    var ready = await victim.WaitReadyAsync(TimeSpan.FromMinutes(3), cancellationToken).ConfigureAwait(false);
-                    log($"soak: {victim.Name} ready again in {ready.TotalSeconds:0.0} s");
-                }
-                catch (TimeoutException e)
-                {
-                    log($"soak: {e.Message}");
-                }
-                // Every KillEvery from the last kill, but never before the silo killed last is a member again.
-                nextKill = killedAt + options.KillEvery;
-            }
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-        }
-        var elapsed = clock.Elapsed;
-        log($"soak: {spec.RunId} done in {elapsed.TotalSeconds:0.0} s after {kills} kills: {progress.Verdict?.Status}; {Counts(progress)}");
-        var report = await Retry(() => run.GetReportAsync(), cancellationToken).ConfigureAwait(false);
-        return new SoakRun(spec.RunId, report, elapsed, kills);
     }
 
     /// <summary>
@@ -395,37 +307,6 @@ public static class SoakRunner
             problems.Add($"{differing.Count} cells end differently: {string.Join(", ", differing.Take(10).Select(c => $"{c.Cell.Name} {c.State} vs {(calm.TryGetValue(c.Cell.Id, out var s) ? s.ToString() : "absent")}"))}");
         }
         return equal;
-    }
-
-    private static string Counts(RunProgress progress) =>
-        string.Join(", ", progress.Counts.Where(c => c.Value > 0).OrderBy(c => c.Key).Select(c => $"{c.Key} {c.Value}"));
-
-    /// <summary>A call that may fail while a silo dies or its grains move: the fallback then.</summary>
-    private static async Task<T> Quietly<T>(Func<Task<T>> call, T fallback)
-    {
-        try
-        {
-            return await call().ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is InvalidOperationException or OrleansException or TimeoutException or OperationCanceledException)
-        {
-            return fallback;
-        }
-    }
-
-    private static async Task<T> Retry<T>(Func<Task<T>> call, CancellationToken cancellationToken)
-    {
-        for (var i = 0; ; i++)
-        {
-            try
-            {
-                return await call().ConfigureAwait(false);
-            }
-            catch (Exception e) when (i < 10 && e is InvalidOperationException or OrleansException or TimeoutException)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
-            }
-        }
     }
 
     internal static string Text(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);

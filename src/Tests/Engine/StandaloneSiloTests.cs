@@ -32,6 +32,33 @@ public sealed class StandaloneSiloTests
         Assert.That(await http.GetStringAsync(new Uri("/healthz/ready", UriKind.Relative)), Is.EqualTo("ready"));
         using var dashboard = await http.GetAsync(new Uri("/dashboard", UriKind.Relative));
         Assert.That(dashboard.IsSuccessStatusCode, Is.True, $"the Orleans Dashboard answers when enabled: {dashboard.StatusCode}");
+        using var calls = await http.GetAsync(new Uri("/simulation/grain-calls", UriKind.Relative));
+        Assert.That(calls.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.NotFound), "grain calls are counted only with the simulated cloud (benchmarks)");
+    }
+
+    [Test, CancelAfter(120_000)]
+    public async Task A_silo_with_the_simulated_cloud_serves_the_count_of_calls_its_grains_received()
+    {
+        using var workspace = new Workspace();
+        var profile = workspace.Path("simulation.json");
+        await File.WriteAllTextAsync(profile, System.Text.Json.JsonSerializer.Serialize(new TestGrid.Simulation.SimulationProfile(), TestGrid.Simulation.SimulationProfile.Json));
+        await using var silo = SiloProcess.Start("simulated", "simulated-test", connectionString: null, workspace.Path("logs"),
+            new Dictionary<string, string> { ["DataFolder"] = workspace.Path("data"), ["Simulation:Profile"] = profile, ["Simulation:Cloud"] = workspace.Path("cloud") });
+        await silo.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{silo.HttpPort}") };
+        async Task<long> Calls() => long.Parse(await http.GetStringAsync(new Uri("/simulation/grain-calls", UriKind.Relative)), System.Globalization.CultureInfo.InvariantCulture);
+        var before = await Calls();
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(client => client.UseLocalhostClustering(silo.GatewayPort, HostingExtensions.ServiceId, "simulated-test"));
+        builder.Services.AddTestGridSerialization();
+        using var host = builder.Build();
+        await host.StartAsync();
+        var grain = host.Services.GetRequiredService<IClusterClient>().GetGrain<ICapacityGrain>("simulated");
+        for (var i = 0; i < 3; i++) await grain.GetSnapshotAsync();
+        await host.StopAsync();
+
+        Assert.That(await Calls() - before, Is.GreaterThanOrEqualTo(3), "at least the three calls the client made");
     }
 
     [Test, CancelAfter(60_000)]
