@@ -5,6 +5,8 @@
 //   dotnet bench/TestGrid.Bench/bin/Release/net10.0/TestGrid.Bench.dll all [--quick] [--only scale,soak,...]
 //
 // --quick runs the small sizes only (1,000 cells on one silo and on three, 200-cell soak, 8 SSH hosts, one boot): minutes instead of an hour.
+// --only runs some (scale, scale-cluster, soak, fanout, boot, micro) and keeps the day's other figures: a figure of the
+// same name is replaced, the rest of bench/results/<date>.json stays.
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -30,7 +32,7 @@ internal static class AllBench
             ?
             [
                 new("scale", ["scale", "--cells", "1000"]),
-                new("scale", ["scale", "--silos", "3", "--cells", "1000"]),
+                new("scale-cluster", ["scale", "--silos", "3", "--cells", "1000"]),
                 new("soak", ["soak", "--cells", "200", "--kill-every", "30", "--compression", "20"]),
                 new("fanout", ["fanout", "--hosts", "8"]),
                 new("boot", ["boot", "x64", "--runs", "1"]),
@@ -41,7 +43,7 @@ internal static class AllBench
                 new("scale", ["scale", "--cells", "1000"]),
                 new("scale", ["scale", "--cells", "10000"]),
                 new("scale", ["scale", "--cells", "100000"]),
-                new("scale", ["scale", "--silos", "3", "--cells", "10000"]),
+                new("scale-cluster", ["scale", "--silos", "3", "--cells", "10000"]),
                 new("soak", ["soak", "--cells", "2000"]),
                 new("fanout", ["fanout", "--hosts", "8,32,64"]),
                 new("boot", ["boot", "x64", "--runs", "3"]),
@@ -86,6 +88,12 @@ internal static class AllBench
             ["figures"] = JsonNode.Parse(JsonSerializer.Serialize(figures, Figures.Json)),
         };
         var resultsPath = Path.Combine(repo, "bench", "results", $"{date}.json");
+        if (only is not null && File.Exists(resultsPath))
+        {
+            var measured = figures.Select(f => (f.Bench, f.Name)).ToHashSet();
+            var earlier = JsonNode.Parse(await File.ReadAllTextAsync(resultsPath).ConfigureAwait(false))?["figures"]?.Deserialize<List<Figure>>(Figures.Json) ?? [];
+            figures = [.. earlier.Where(f => !measured.Contains((f.Bench, f.Name))), .. figures];
+        }
         Directory.CreateDirectory(Path.GetDirectoryName(resultsPath)!);
         await File.WriteAllTextAsync(resultsPath, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
         RewriteTable(Path.Combine(repo, "BENCHMARKS.md"), Table(figures, date, machine, resultsPath[(repo.Length + 1)..]));

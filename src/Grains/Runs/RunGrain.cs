@@ -128,13 +128,31 @@ public sealed partial class RunGrain(
     private void Checkpoint()
     {
         _dirty = true;
-        _flusher ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(CheckpointPeriod, CheckpointPeriod) { KeepAlive = true });
+        // Interleaved: a storage that answers slowly (minutes, an overloaded one) delays the checkpoint, never the cells'
+        // updates, which would queue behind it by the thousand.
+        _flusher ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(CheckpointPeriod, CheckpointPeriod) { KeepAlive = true, Interleave = true });
     }
 
     private async Task FlushAsync()
     {
         if (!_dirty) return;
         _dirty = false;
+        await WriteStateAsync();
+    }
+
+    /// <summary>The state write in progress or last done: writes go one at a time, since a checkpoint interleaves with calls that write too.</summary>
+    private Task _writing = Task.CompletedTask;
+
+    /// <summary>
+    /// Writes the state after the write in progress. The storage serialises the state when the write starts (every
+    /// provider TestGrid uses does so before its first await), so a call that changes the state while a write is in
+    /// flight is carried by the next write.
+    /// </summary>
+    private Task WriteStateAsync() => _writing = WriteAfterAsync(_writing);
+
+    private async Task WriteAfterAsync(Task previous)
+    {
+        await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         await state.WriteStateAsync();
     }
 
@@ -158,7 +176,7 @@ public sealed partial class RunGrain(
             TestGridTelemetry.CellEntered(runSpec.Provider.Name, CellState.Queued);
             Record(cell.Id, CellState.Queued, 0, null);
         }
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt), CancellationToken.None);
         // The reaper of the run's provider: it outlives this run and this silo.
         await GrainFactory.GetGrain<IJanitorGrain>(IJanitorGrain.KeyOf(runSpec.Provider)).WatchAsync(runSpec.Provider);
@@ -286,7 +304,7 @@ public sealed partial class RunGrain(
         _next = 0;
         _inFlight = -1;
         _open = -1;
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         var runSpec = Spec;
         await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt), CancellationToken.None);
         if (options.Value.AutoResume)
@@ -321,7 +339,7 @@ public sealed partial class RunGrain(
                 await ledger.RecordCellAsync(Spec.RunId, Cells[id], CellState.Cancelled, status.Detail, CancellationToken.None);
             }
         }
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         await CompleteIfDoneAsync();
     }
 
@@ -464,7 +482,7 @@ public sealed partial class RunGrain(
         await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt, endedAt, verdict.Status), CancellationToken.None);
         state.State.EndedAt = endedAt;
         state.State.Verdict = verdict;
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         _span?.SetTag("testgrid.verdict", verdict.Status.ToString().ToLowerInvariant());
         _span?.Dispose();
         _span = null;
