@@ -38,7 +38,6 @@ using Microsoft.Extensions.Logging;
 using TestGrid.Engine;
 using TestGrid.Ledger;
 using TestGrid.Plan;
-using TestGrid.Reports;
 using TestGrid.Results;
 using TestGrid.Simulation;
 using TestGrid.Testing.Soak;

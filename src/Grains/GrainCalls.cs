@@ -8,7 +8,9 @@ namespace TestGrid.Engine;
 /// message rejected, a timeout): retried with backoff for about a minute and a half, longer than the cluster takes to
 /// declare a dead silo dead (about 12 s with Orleans' defaults), after which the grain is reached on a live silo. Also
 /// a callee whose state write lost to another activation's (a grain moving off a silo that shuts down): Orleans
-/// deactivates it, and the retry reaches a new activation that read the latest state. The calls retried are
+/// deactivates it, and the retry reaches a new activation that read the latest state. And a callee whose activation was
+/// cancelled (its silo stopping or killed): the caller gets a TaskCanceledException of the callee's, never its own (the
+/// calls take no cancellation token), and the retry reaches a new activation. The calls retried are
 /// idempotent (a lease's id is its request's). Continuations stay on the calling grain's scheduler.
 /// </summary>
 internal static class GrainCalls
@@ -17,7 +19,7 @@ internal static class GrainCalls
         .AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<OrleansMessageRejectionException>().Handle<SiloUnavailableException>().Handle<TimeoutException>()
-                .Handle<Orleans.Storage.InconsistentStateException>(),
+                .Handle<Orleans.Storage.InconsistentStateException>().Handle<TaskCanceledException>(),
             MaxRetryAttempts = 12,
             Delay = TimeSpan.FromSeconds(1),
             MaxDelay = TimeSpan.FromSeconds(10),

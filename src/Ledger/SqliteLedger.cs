@@ -17,8 +17,8 @@ namespace TestGrid.Ledger;
 /// ((name, started) for a cell's history, (family, sku, outcome, started) for metrics). Writes from this instance
 /// are group commits: one writer at a time takes every write queued so far into one transaction (each write in a
 /// savepoint of its own, so one failing write fails only its caller) and commits it with one sync of the disk; a
-/// caller's write is durable when its call returns. Other processes wait on SQLite's busy timeout. A file of an older schema is migrated on first use,
-/// in one transaction (<see cref="SchemaVersion"/>).
+/// caller's write is durable when its call returns. Other processes wait on SQLite's busy timeout. A file of an older
+/// schema is migrated on first use, in one transaction (<see cref="SchemaVersion"/>).
 /// </summary>
 public sealed class SqliteLedger : IResultLedger
 {

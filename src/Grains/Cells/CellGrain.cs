@@ -223,6 +223,9 @@ public sealed partial class CellGrain(
         }
         catch (Exception e) when (e is not Orleans.Storage.InconsistentStateException)
         {
+            // An activation that is handing over decides nothing, whatever its loop met on the way out (its state may
+            // no longer be readable: Orleans invalidates the activation once it has deactivated).
+            if (_handingOver) return;
             LogLoopFailed(_logger, e, cell.Name);
             final = Ended(work, CellState.Error, $"runner error: {e.Message}");
         }
@@ -370,8 +373,10 @@ public sealed partial class CellGrain(
         {
             await run.CellChangedAsync(update).WaitAsync(NotifyTimeout);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
+            // Whatever the call failed with, the attempt goes on: a TaskCanceledException here is the run grain's
+            // activation cancelled on a silo that died (seen in the kill -9 soak), not this cell's cancellation.
             LogNotifyFailed(_logger, update.State, e.Message);
         }
     }

@@ -119,8 +119,8 @@ public sealed partial class RunGrain(
     /// How often cell transitions are checkpointed: a write holds every cell's status, so writing it on each of a large
     /// run's transitions would cost the square of its cells. Losing the last period's transitions is safe: a cell keeps
     /// its own attempts and final state and delivers them again when the run resumes it, and starting a cell twice is
-    /// idempotent. One second, and a second more per 10,000 cells, up to 15 (a write of 100,000 statuses takes about a
-    /// second, during which no cell update is taken).
+    /// idempotent. One second, and a second more per 10,000 cells, up to 15 (a write of 100,000 statuses costs about a
+    /// second of CPU).
     /// </summary>
     private TimeSpan CheckpointPeriod => TimeSpan.FromSeconds(Math.Min(15, 1 + state.State.Cells.Count / 10_000));
 
@@ -408,7 +408,7 @@ public sealed partial class RunGrain(
         _inFlight = state.State.Cells.Values.Count(c => c.Dispatched && !c.State.IsTerminal());
     }
 
-    /// <summary>How many cells are started at once: each start is a call that writes the cell's state.</summary>
+    /// <summary>How many cells are started at once (a call each).</summary>
     private const int StartBatch = 64;
 
     /// <summary>The dispatch loop running, if one is: there is one at a time.</summary>

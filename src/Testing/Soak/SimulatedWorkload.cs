@@ -100,8 +100,8 @@ public sealed record SimulatedWorkload(string Folder, LoadedMatrix Matrix, RunPl
     {
         get
         {
-            var cell = Plan.Cells.Max(c => Profile.TimesOf(c.Sku.Name) is var t ? t.Provision.Mean + t.Boot.Mean + t.Teardown.Mean : 0)
-                + Tests * Profile.DefaultTest.Duration.Mean;
+            static double MachineSeconds(SkuTimes times) => times.Provision.Mean + times.Boot.Mean + times.Teardown.Mean;
+            var cell = Plan.Cells.Max(c => MachineSeconds(Profile.TimesOf(c.Sku.Name))) + Tests * Profile.DefaultTest.Duration.Mean;
             var busiest = Plan.Cells.GroupBy(SimulatedProvider.PoolOf).Max(g => g.Count() / (double)Profile.QuotaOf(g.Key));
             return cell * Math.Max(1, Math.Ceiling(busiest));
         }
