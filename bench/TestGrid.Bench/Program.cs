@@ -10,8 +10,8 @@ using TestGrid.Matrix;
 //                                                                           ledger write and query latency for a 1,000-cell run
 //   dotnet run -c Release --project bench/TestGrid.Bench -- rerun [--cells 100] [--repeat 5] [--parallel 16]
 //                                                                           rerunning one cell of a finished run: command to new verdict
-//   dotnet run -c Release --project bench/TestGrid.Bench -- scale [--silos 1] [--cells 1000,10000,100000] [--compression 3000] [--quota 25]
-//       [--parallel N] [--seed 1]                                          orchestration cost on the simulated cloud: one silo in
+//   dotnet run -c Release --project bench/TestGrid.Bench -- scale [--silos 1] [--cells 1000,10000,100000] [--compression N] [--bound-seconds 120]
+//       [--quota 25] [--parallel N] [--seed 1]                             orchestration cost on the simulated cloud: one silo in
 //                                                                           this process, or --silos N processes over Azurite (10,000 cells)
 //   dotnet run -c Release --project bench/TestGrid.Bench -- fanout [--hosts 8,32,64]
 //                                                                           one run over N local sshd processes at once against the physical limit
@@ -20,7 +20,7 @@ using TestGrid.Matrix;
 //                                                                           simulated run on real silos killed with -9 every N s vs undisturbed
 //   bench/run  (= TestGrid.Bench all [--quick] [--only NAMES])   every benchmark of BENCHMARKS.md; writes bench/results/<date>.json
 // Any of them with --figures FILE also writes what it measured as JSON (Figures.cs), for `bench all` to collect.
-const string Usage = "usage: TestGrid.Bench [plan] | all [--quick] [--only NAMES] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N] | scale [--silos N] [--cells N,N] [--compression X] [--quota N] [--parallel N] [--seed N] | fanout [--hosts N,N,...] | soak [--cells N] [--silos N] [--kill-every S] [--seed N] [--compression X] [--quota N] [--timeout-minutes N] [--keep]; any with [--figures FILE]";
+const string Usage = "usage: TestGrid.Bench [plan] | all [--quick] [--only NAMES] | boot [x64|arm64] [--runs N] [--accel auto|tcg] | ledger [--writers N] [--stores sqlite,azurite[,azurite-disk]] [--azurite CONNECTION] [--history-runs N] [--history-cells N] [--reads N] [--outputs full|runner] [--seed N] | rerun [--cells N] [--repeat N] [--parallel N] | scale [--silos N] [--cells N,N] [--compression X] [--bound-seconds S] [--quota N] [--parallel N] [--seed N] | fanout [--hosts N,N,...] | soak [--cells N] [--silos N] [--kill-every S] [--seed N] [--compression X] [--quota N] [--timeout-minutes N] [--keep]; any with [--figures FILE]";
 
 var arguments = args.ToList();
 string? figuresFile = null;
