@@ -159,12 +159,14 @@ public sealed class TableLedger : IResultLedger
         history.Add(CellHistoryEntity(runId, cell, attempt, attemptJson));
         if (attempt.Outcome == AttemptOutcome.Completed) history.Add(MetricsEntity(runId, cell, attempt, attemptJson));
 
-        // What an earlier write of this attempt left: its test rows, and its start and outcome (which key its history rows).
-        var readOldTests = ReadAsync(_runs, RowPrefixFilter(partition, testPrefix), null, ["PartitionKey", "RowKey"], cancellationToken);
-        var readOldAttempt = _runs.GetEntityIfExistsAsync<TableEntity>(partition, attemptRow, select: ["Json"], cancellationToken: cancellationToken);
-        await Task.WhenAll(readOldTests, readOldAttempt);
-        var oldTestRows = await readOldTests;
-        var oldAttempt = await readOldAttempt;
+        // What an earlier write of this attempt left: its start and outcome (which key its history rows), and its test rows.
+        // The attempt row goes in the first transaction, and the test rows in it or after it: without it there are none,
+        // and the first write of an attempt (nearly every write) makes a point read only. A range query costs what the
+        // run's partition holds on the storage emulator (it scans it), which made each write slower than the last.
+        var oldAttempt = await _runs.GetEntityIfExistsAsync<TableEntity>(partition, attemptRow, select: ["Json"], cancellationToken: cancellationToken);
+        var oldTestRows = oldAttempt.HasValue
+            ? await ReadAsync(_runs, RowPrefixFilter(partition, testPrefix), null, ["PartitionKey", "RowKey"], cancellationToken)
+            : [];
 
         // A rewrite replaces the attempt's tests as a whole: rows of an earlier write's tests that are gone now are deleted,
         // in the run's partition and in the history partitions, before anything is written (so a repeat finds them again).

@@ -4,15 +4,19 @@ using System.Globalization;
 namespace TestGrid.Testing.Soak;
 
 /// <summary>
-/// One member of a soak's cluster: a real <c>testgrid-silo</c> process on fixed 127.0.0.1 ports, which can be killed
-/// (<c>kill -9</c>) and started again with the same configuration and ports (Orleans then declares the killed
-/// generation dead at once, as a restarted pod would). The storage connection string goes in through the environment.
+/// One member of a soak's cluster: a real <c>testgrid-silo</c> process on 127.0.0.1, which can be killed
+/// (<c>kill -9</c>) and started again with the same configuration. A restart keeps the gateway and HTTP ports (the
+/// cluster client's gateway list and the readiness probe stay valid) and takes a new silo port, as a rescheduled pod
+/// comes back on a new address: its peers' probes find nothing there and declare the killed generation dead. On the
+/// same silo address, Orleans 10 withholds their votes against the old generation (a connection to that address, the
+/// new generation's, is alive) and the new generation could stay joining for minutes, probing its own predecessor.
+/// The storage connection string goes in through the environment.
 /// </summary>
 public sealed class SiloProcessHost : IAsyncDisposable
 {
     private readonly string _program;
     private readonly string? _connectionString;
-    private readonly IReadOnlyDictionary<string, string> _settings;
+    private readonly Dictionary<string, string> _settings;
     private readonly string _logPath;
     private Process? _process;
     private Task _pump = Task.CompletedTask;
@@ -38,7 +42,7 @@ public sealed class SiloProcessHost : IAsyncDisposable
     }
 
     public string Name { get; }
-    public int SiloPort { get; }
+    public int SiloPort { get; private set; }
     public int GatewayPort { get; }
     public int HttpPort { get; }
     public int Pid => _process?.Id ?? 0;
@@ -46,10 +50,11 @@ public sealed class SiloProcessHost : IAsyncDisposable
     public DateTime StartedAt { get; private set; }
     public bool Running => _process is { HasExited: false };
 
-    /// <summary>Starts the process (again): same ports, same settings; its log lines are appended to its file.</summary>
+    /// <summary>Starts the process (again): same settings, a new silo port after the first start; its log lines are appended to its file.</summary>
     public void Start()
     {
         if (Running) throw new InvalidOperationException($"{Name} is running");
+        if (Starts > 0) _settings["Endpoints:SiloPort"] = Text(SiloPort = LocalPorts.Free());
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(_program);
         foreach (var (key, value) in _settings) start.ArgumentList.Add($"--TestGrid:{key}={value}");
