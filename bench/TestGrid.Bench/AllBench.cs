@@ -13,6 +13,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using TestGrid.Qemu;
 
 namespace TestGrid.Bench;
 
@@ -142,7 +143,8 @@ internal static class AllBench
             ["memoryGiB"] = Math.Round(kib / 1024 / 1024, 1),
             ["os"] = $"{os} ({RuntimeInformation.OSDescription.Split(' ').Skip(1).FirstOrDefault()})",
             ["cpu"] = LedgerBench.CpuModel(),
-            ["kvm"] = File.Exists("/dev/kvm"),
+            // Usable, not just present: a /dev/kvm can refuse (QemuHost probes it with QEMU).
+            ["kvm"] = QemuHost.HostArch is { } arch && QemuHost.KvmFor(arch).Usable,
             ["dotnet"] = Environment.Version.ToString(),
         };
     }
