@@ -151,12 +151,16 @@ internal static class ScaleBench
         }
     }
 
+    private const int WarmupCells = 2_000;
+
     /// <summary>One silo in this process, built as the CLI's engine, after a warm-up; null when interrupted.</summary>
     private static async Task<Measurement?> InProcessAsync(RunSpec spec, SimulationProfile profile, string folder, string cloud)
     {
-        // Warm-up, not measured: a small fast run on a silo of its own.
+        // Warm-up, not measured: a fast run on a silo of its own, long enough for the runtime's tiered compilation to
+        // reach the code a long-lived silo runs (300 cells left a third of the measured CPU to the JIT), then a pause
+        // for the compilations it queued in the background.
         var warmFolder = Path.Combine(folder, "warmup");
-        var warmup = SimulatedWorkload.Create(warmFolder, Math.Min(spec.Plan.Cells.Count, 300), profile with { TimeCompression = 3000 });
+        var warmup = SimulatedWorkload.Create(warmFolder, Math.Min(spec.Plan.Cells.Count, WarmupCells), profile with { TimeCompression = 3000 });
         using (var warmHost = BuildHost(warmFolder, Path.Combine(cloud, "warmup"), warmup.Profile, new GrainCallCounter()))
         {
             await warmHost.StartAsync().ConfigureAwait(false);
@@ -165,6 +169,7 @@ internal static class ScaleBench
             while (!(await warm.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done) await Task.Delay(100).ConfigureAwait(false);
             await warmHost.StopAsync().ConfigureAwait(false);
         }
+        await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
 
         var calls = new GrainCallCounter();
         using var host = BuildHost(folder, cloud, profile, calls);
