@@ -73,8 +73,10 @@ internal static class BootBench
                 Note: "sshd started = sshd's own 'Server listening on' (guest journal; Debian 12's ssh.socket starts the one sshd at the first connection), on the host clock by an NTP-style offset over SSH; noticed = boot.ssh_banner_unix; includes the guest's own per-connection sshd start (next figure)"));
             Figures.Add(new Figure("boot", $"{arch.Name()}: the guest's share: a fresh connection's SSH banner once booted, median", Median(lags.Select(l => l.FreshBannerSeconds)) * 1000, "ms",
                 Note: "connect → banner on the booted guest: sshd forks and re-executes itself per connection; no prober notices sooner"));
-            Figures.Add(new Figure("boot", $"{arch.Name()}: TestGrid noticed the banner → the guest logged that probe's close, median", Median(lags.Select(l => l.CloseSeenSeconds)) * 1000, "ms",
-                Note: "the reverse path (host close → slirp → sshd → journal), for the scale of the banner's way to TestGrid, which the guest does not log"));
+            Figures.Add(new Figure("boot", $"{arch.Name()}: TestGrid's own share: sshd answering a fresh connection → the probe read the banner, median", Median(lags.Select(l => l.BannerReadSeconds).Where(double.IsFinite)) * 1000, "ms",
+                Note: "once booted, with sshd at LogLevel VERBOSE for this: its 'Connection from' line comes just before the banner (guest clock → host clock, ± the offset's uncertainty)"));
+            Figures.Add(new Figure("boot", $"{arch.Name()}: the guest logged the answered probe's close, relative to TestGrid noticing, median", Median(lags.Select(l => l.CloseSeenSeconds).Where(double.IsFinite)) * 1000, "ms",
+                Note: "the reverse path (host close → slirp → sshd → journal; negative: the probe is closed before the moment is recorded), for the scale of the banner's way to TestGrid, which the guest does not log"));
             Figures.Add(new Figure("boot", $"{arch.Name()}: from ssh.socket listening (and the guest's network up) to TestGrid noticing, median", Median(lags.Select(l => l.LagSeconds)) * 1000, "ms",
                 Note: "the first connection that reaches the socket starts sshd (under TCG its start takes seconds of the guest's own time), then sshd answers"));
             Figures.Add(new Figure("boot", $"{arch.Name()}: guest ready (socket and network) → the first connection reached it, median", Median(lags.Select(l => l.TriggerSeconds)) * 1000, "ms",
@@ -96,7 +98,7 @@ internal static class BootBench
         var start = lag.NoticedUnix - metrics["boot.ssh_banner"];
         double Host(double guestUnix) => guestUnix - lag.OffsetSeconds - start;
         return string.Create(CultureInfo.InvariantCulture,
-            $"lag {lag.SshdLagSeconds * 1000,5:0} ms ±{lag.UncertaintySeconds * 1000:0.0} from sshd listening, {lag.LagSeconds * 1000,5:0} ms from ready; fresh banner {lag.FreshBannerSeconds * 1000:0} ms, close seen {lag.CloseSeenSeconds * 1000:0} ms after notice  "
+            $"lag {lag.SshdLagSeconds * 1000,5:0} ms ±{lag.UncertaintySeconds * 1000:0.0} from sshd listening, {lag.LagSeconds * 1000,5:0} ms from ready; fresh banner {lag.FreshBannerSeconds * 1000:0} ms (read {lag.BannerReadSeconds * 1000:0} ms after sshd answered), answered probe's close logged {lag.CloseSeenSeconds * 1000:+0;-0} ms from notice  "
             + $"(socket {Host(lag.ListeningUnix):0.00}, network {Host(lag.NetworkUnix):0.00}, first connection in {(lag.TriggeredUnix is { } t ? Host(t).ToString("0.00", CultureInfo.InvariantCulture) : "?")}, "
             + $"sshd listening {(lag.SshdListeningUnix is { } up ? Host(up).ToString("0.00", CultureInfo.InvariantCulture) : "?")}, {lag.UnansweredBeforeNotice} probes served before notice, {lag.DropsBeforeNotice} MaxStartups drops; guest clock {lag.OffsetSeconds:+0.000;-0.000} s)");
     }
@@ -104,6 +106,7 @@ internal static class BootBench
     private static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToList();
+        if (sorted.Count == 0) return double.NaN;
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
