@@ -13,7 +13,7 @@
 // Physical limit: after the run, for every host at once (the hosts share this machine's cores, as they did in the run),
 // the suite uploaded (untimed), then ONE SSH connection (SSH.NET) that runs the tests the attempt ran, in its order,
 // each as the runner's own test command (`cd SUITE && export TESTGRID_…=… && exec ./SCRIPT`) without the runner's
-// wrapper (pid file, timeout backstop) or its metrics read; limit = max over hosts of (connect + auth + Σ commands).
+// wrapper (pid file, timeout backstop, sending back the metrics file); limit = max over hosts of (connect + auth + Σ commands).
 // Also: connection overhead (median connect + auth), per-command overhead (the runner's per-test duration in
 // verdict.json minus the raw command's on the same host, median), and where an attempt's time went (attempt.log).
 // Every sshd is killed and the temporary folder removed at the end, also on an exception or Ctrl-C / SIGTERM (a second

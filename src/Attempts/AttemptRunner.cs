@@ -114,15 +114,9 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
         using var limit = new CancellationTokenSource(TeardownTimeout);
         if (session is not null)
         {
-            try
-            {
-                await session.ExecAsync($"rm -rf {SuiteRunner.RemoteRoot(request)}", TimeSpan.FromSeconds(30), limit.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SshFailure or RemoteCommandException or OperationCanceledException)
-            {
-                log.Write($"teardown: could not remove {SuiteRunner.RemoteRoot(request)}: {e.Message}");
-            }
-            await session.DisposeAsync().ConfigureAwait(false);
+            // One command removes the attempt's folder and the session's own files, then the session ends.
+            if (await session.CloseAsync([SuiteRunner.RemoteRoot(request)], TimeSpan.FromSeconds(30), limit.Token).ConfigureAwait(false) is { } problem)
+                log.Write($"teardown: could not remove {SuiteRunner.RemoteRoot(request)}: {problem}");
         }
         if (machine is null) return null;
         try

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Formats.Tar;
 using System.Net.Sockets;
 using System.Text;
 using Renci.SshNet;
@@ -15,10 +16,9 @@ namespace TestGrid.Ssh;
 public sealed class SshSession : IAsyncDisposable
 {
     private readonly SshClient _client;
-    private readonly ConnectionInfo _connection;
     private readonly SshTarget _target;
     private readonly SshSessionOptions _options;
-    private SftpClient? _sftp;
+    private bool _closed;
 
     /// <summary>How much later than the runner's own timeout the machine-side backstop fires.</summary>
     public static readonly TimeSpan BackstopMargin = TimeSpan.FromSeconds(10);
@@ -26,10 +26,9 @@ public sealed class SshSession : IAsyncDisposable
     /// <summary>Where this session keeps the pid files of its commands on the machine; removed when the session ends.</summary>
     private readonly string _controlDir = $"/tmp/.testgrid-{Guid.NewGuid():N}";
 
-    private SshSession(SshClient client, ConnectionInfo connection, SshTarget target, SshSessionOptions options)
+    private SshSession(SshClient client, SshTarget target, SshSessionOptions options)
     {
         _client = client;
-        _connection = connection;
         _target = target;
         _options = options;
     }
@@ -42,120 +41,78 @@ public sealed class SshSession : IAsyncDisposable
         var connection = CreateConnectionInfo(target, options);
         var client = new SshClient(connection) { KeepAliveInterval = options.KeepAlive };
         await ConnectPinnedAsync(client, target, cancellationToken).ConfigureAwait(false);
-        return new SshSession(client, connection, target, options);
+        return new SshSession(client, target, options);
     }
 
-    /// <summary>Uploads files below <paramref name="remoteRoot"/> over SFTP, each with mode 0755, within <paramref name="timeout"/>.</summary>
-    public async Task UploadAsync(string remoteRoot, IEnumerable<(string Path, byte[] Content)> files, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// The files as a tar stream (ustar), each with mode 0755, for a command's input: <c>tar -x -f - -C DIR</c> unpacks it in
+    /// one round trip on the session's own connection (an SFTP upload took a second connection and several round trips per file).
+    /// </summary>
+    public static MemoryStream Archive(IEnumerable<(string Path, byte[] Content)> files)
     {
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(timeout);
-        try
+        var archive = new MemoryStream();
+        var now = DateTimeOffset.UtcNow;
+        const UnixFileMode Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        using (var writer = new TarWriter(archive, TarEntryFormat.Ustar, leaveOpen: true))
         {
-            await UploadAsync(remoteRoot, files, limit.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new SshFailure(SshFailureKind.ConnectionLost, $"upload to {_target} did not finish within {timeout.TotalSeconds:0} s");
-        }
-    }
-
-    private async Task UploadAsync(string remoteRoot, IEnumerable<(string Path, byte[] Content)> files, CancellationToken cancellationToken)
-    {
-        var sftp = await SftpAsync(cancellationToken).ConfigureAwait(false);
-        var created = new HashSet<string>(StringComparer.Ordinal);
-        try
-        {
+            var folders = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (path, content) in files)
             {
-                var remote = $"{remoteRoot.TrimEnd('/')}/{path}";
-                var directory = remote[..remote.LastIndexOf('/')];
-                await CreateDirectoriesAsync(sftp, directory, created, cancellationToken).ConfigureAwait(false);
-                using var stream = new MemoryStream(content, writable: false);
-                await sftp.UploadFileAsync(stream, remote, cancellationToken).ConfigureAwait(false);
-                sftp.ChangePermissions(remote, 755);
+                var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+                for (var i = 1; i < parts.Length; i++)
+                {
+                    var folder = string.Join('/', parts[..i]) + "/";
+                    if (folders.Add(folder)) writer.WriteEntry(new UstarTarEntry(TarEntryType.Directory, folder) { Mode = Mode, ModificationTime = now });
+                }
+                writer.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, string.Join('/', parts))
+                {
+                    Mode = Mode,
+                    ModificationTime = now,
+                    DataStream = new MemoryStream(content, writable: false),
+                });
             }
         }
-        catch (Exception e) when (e is SshConnectionException or SocketException or ObjectDisposedException)
-        {
-            throw new SshFailure(SshFailureKind.ConnectionLost, $"connection to {_target} lost during upload: {e.Message}", e);
-        }
+        archive.Position = 0;
+        return archive;
     }
 
     /// <summary>
-    /// Reads a small file of the machine over SFTP (no process started on it), capped like command output: the first
-    /// and last <paramref name="capBytes"/> bytes; null when it does not exist.
-    /// </summary>
-    public async Task<string?> ReadFileAsync(string path, int capBytes, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(timeout);
-        try
-        {
-            var sftp = await SftpAsync(limit.Token).ConfigureAwait(false);
-            using var file = await sftp.OpenAsync(path, FileMode.Open, FileAccess.Read, limit.Token).ConfigureAwait(false);
-            var output = new OutputCapture(capBytes, capBytes);
-            var buffer = new byte[32 * 1024];
-            int read;
-            while ((read = await file.ReadAsync(buffer, limit.Token).ConfigureAwait(false)) > 0)
-                output.Append(buffer.AsSpan(0, read));
-            return output.ToCaptured().Text;
-        }
-        catch (SftpPathNotFoundException)
-        {
-            return null;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new SshFailure(SshFailureKind.ConnectionLost, $"reading {path} on {_target} did not finish within {timeout.TotalSeconds:0} s");
-        }
-        catch (Exception e) when (e is SshConnectionException or SocketException or ObjectDisposedException || (e is SshException && _sftp is not { IsConnected: true }))
-        {
-            throw new SshFailure(SshFailureKind.ConnectionLost, $"connection to {_target} lost reading {path}: {e.Message}", e);
-        }
-        catch (SshException)
-        {
-            // Not a readable file (a folder, no permission): as if it were not there, like `cat … 2>/dev/null`.
-            return null;
-        }
-    }
-
-    /// <summary>The session's SFTP connection, made on first use (the upload) and kept until the session ends.</summary>
-    private async Task<SftpClient> SftpAsync(CancellationToken cancellationToken)
-    {
-        if (_sftp is { IsConnected: true } open) return open;
-        _sftp?.Dispose();
-        _sftp = null;
-        var sftp = new SftpClient(_connection);
-        await ConnectPinnedAsync(sftp, _target, cancellationToken).ConfigureAwait(false);
-        return _sftp = sftp;
-    }
-
-    /// <summary>
-    /// Runs <paramref name="command"/> through <c>sh -c</c> with stdin closed and stderr merged into stdout, feeding the
-    /// output to <paramref name="output"/> as it arrives. On timeout or cancel the command's process group gets
-    /// SIGTERM, then SIGKILL after <see cref="SshSessionOptions.KillGrace"/>.
+    /// Runs <paramref name="command"/> through <c>sh -c</c> with stderr merged into stdout, feeding the output to
+    /// <paramref name="output"/> as it arrives; stdin is <paramref name="input"/>, or closed. On timeout or cancel the
+    /// command's process group gets SIGTERM, then SIGKILL after <see cref="SshSessionOptions.KillGrace"/>.
+    /// With <paramref name="resultFile"/>, once the command has ended (not when it was killed) the first <see cref="ResultFileBytes"/> bytes of
+    /// that file of the machine come back in <see cref="CommandResult.ResultFile"/> on the same channel (its stderr,
+    /// which the command's own output does not use), so that reading it costs no round trip of its own.
     /// </summary>
     /// <exception cref="OperationCanceledException">After the remote process group was killed.</exception>
     /// <exception cref="SshFailure">The connection dropped.</exception>
-    public async Task<CommandResult> RunAsync(string command, TimeSpan timeout, OutputCapture output, CancellationToken cancellationToken)
+    public async Task<CommandResult> RunAsync(string command, TimeSpan timeout, OutputCapture output, CancellationToken cancellationToken,
+        Stream? input = null, string? resultFile = null)
     {
         var pidFile = $"{_controlDir}/{Guid.NewGuid():N}.pid";
         // $$ of this shell is the group leader (sshd starts the session's shell in its own group); exec keeps the pid.
         // Where coreutils' or busybox's timeout exists it is a backstop on the machine itself, so that a test outlives
-        // a runner that died by at most its timeout plus a margin; it keeps $$ as the group leader.
+        // a runner that died by at most its timeout plus a margin; it keeps $$ as the group leader (exec'd, not a child:
+        // a child timeout would make a group of its own). With a result file, the shell under timeout runs the command
+        // in a subshell without fd 3, then sends the file's start on fd 3 (the channel's stderr).
         var backstop = (int)Math.Ceiling((timeout + BackstopMargin).TotalSeconds);
-        var quoted = ShellQuote(command);
-        var wrapped = $"{{ [ -d {_controlDir} ] || mkdir -p -m 700 {_controlDir}; }} && echo $$ > {pidFile} && exec 2>&1 </dev/null && " +
+        var inner = resultFile is null ? command
+            : $"( {command}\n) 3>&-; s=$?; [ -f {ShellQuote(resultFile)} ] && head -c {ResultFileBytes} {ShellQuote(resultFile)} >&3; exit $s";
+        var quoted = ShellQuote(inner);
+        var wrapped = $"exec {(resultFile is null ? "" : "3>&2 ")}2>&1{(input is null ? " </dev/null" : "")} && " +
+                      $"{{ [ -d {_controlDir} ] || mkdir -p -m 700 {_controlDir}; }} && echo $$ > {pidFile} && " +
                       $"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {backstop} sh -c {quoted}; else exec sh -c {quoted}; fi";
         using var ssh = _client.CreateCommand(wrapped);
+        var result = resultFile is null ? null : new OutputCapture(ResultFileBytes, 0);
         var watch = Stopwatch.StartNew();
         try
         {
             var execution = ssh.ExecuteAsync(CancellationToken.None);
-            var pumps = Task.WhenAll(PumpAsync(ssh.OutputStream, output), PumpAsync(ssh.ExtendedOutputStream, output));
+            var pumps = Task.WhenAll(PumpAsync(ssh.OutputStream, output), PumpAsync(ssh.ExtendedOutputStream, result ?? output));
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(timeout);
+            if (input is not null) _ = FeedAsync(ssh, input, limit.Token);
             var finished = await Task.WhenAny(execution, Task.Delay(Timeout.Infinite, limit.Token)).ConfigureAwait(false);
             if (finished != execution)
             {
@@ -169,7 +126,10 @@ public sealed class SshSession : IAsyncDisposable
             }
             await execution.ConfigureAwait(false);
             await pumps.ConfigureAwait(false);
-            return new CommandResult(ssh.ExitStatus, ssh.ExitSignal, TimedOut: false, watch.Elapsed);
+            return new CommandResult(ssh.ExitStatus, ssh.ExitSignal, TimedOut: false, watch.Elapsed)
+            {
+                ResultFile = result is { TotalBytes: > 0 } ? result.ToCaptured().Text : null,
+            };
         }
         catch (Exception e) when (e is SshConnectionException or SocketException or ObjectDisposedException || (e is SshException && !_client.IsConnected))
         {
@@ -177,22 +137,72 @@ public sealed class SshSession : IAsyncDisposable
         }
     }
 
+    /// <summary>How much of a command's result file comes back (<see cref="RunAsync"/>).</summary>
+    public const int ResultFileBytes = 16 * 1024;
+
+    /// <summary>Writes the input to the command's stdin, then closes it; a command that stops reading ends the feed (its exit says why).</summary>
+    private static async Task FeedAsync(SshCommand ssh, Stream input, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // The channel's input stream writes synchronously (it waits for the peer's window): off the caller's thread.
+            await Task.Run(async () =>
+            {
+                using var stdin = ssh.CreateInputStream();
+                await input.CopyToAsync(stdin, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SshException or IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            // The command ended or the connection dropped: RunAsync reports it.
+        }
+    }
+
     /// <summary>Runs a short housekeeping command; returns its capped output, or throws on a non-zero exit.</summary>
-    public async Task<string> ExecAsync(string command, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <param name="input">The command's stdin (e.g. an <see cref="Archive"/> for <c>tar -x</c>); closed when null.</param>
+    public async Task<string> ExecAsync(string command, TimeSpan timeout, CancellationToken cancellationToken, Stream? input = null)
     {
         var output = new OutputCapture(16 * 1024, 16 * 1024);
-        var result = await RunAsync(command, timeout, output, cancellationToken).ConfigureAwait(false);
+        var result = await RunAsync(command, timeout, output, cancellationToken, input).ConfigureAwait(false);
         var text = output.ToCaptured().Text;
         if (result.ExitCode != 0)
             throw new RemoteCommandException($"'{command}' on {_target} " + (result.TimedOut ? $"timed out after {timeout.TotalSeconds:0} s" : $"exited {result.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? result.ExitSignal}") + $": {text.Trim()}");
         return text;
     }
 
+    /// <summary>
+    /// Ends the session: removes its pid files and <paramref name="remove"/> (folders of the machine) in one command,
+    /// then disconnects. Returns what went wrong removing them, or null.
+    /// </summary>
+    public async Task<string?> CloseAsync(IReadOnlyList<string> remove, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (_closed) return null;
+        _closed = true;
+        try
+        {
+            if (!_client.IsConnected) return "the connection is gone";
+            using var rm = _client.CreateCommand($"exec rm -rf {string.Join(' ', remove.Prepend(_controlDir).Select(ShellQuote))} </dev/null 2>&1");
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(timeout);
+            var output = new OutputCapture(2048, 0);
+            var execution = rm.ExecuteAsync(limit.Token);
+            await Task.WhenAll(execution, PumpAsync(rm.OutputStream, output)).ConfigureAwait(false);
+            return rm.ExitStatus == 0 ? null : $"rm exited {rm.ExitStatus?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? rm.ExitSignal}: {output.ToCaptured().Text.Trim()}";
+        }
+        catch (Exception e) when (e is SshException or SocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            return e is OperationCanceledException ? $"rm did not finish within {timeout.TotalSeconds:0} s" : e.Message;
+        }
+        finally
+        {
+            _client.Dispose();
+        }
+    }
+
+    /// <summary>Best effort: <see cref="CloseAsync"/> removing only the session's own pid files.</summary>
     public async ValueTask DisposeAsync()
     {
-        await ExecQuietlyAsync($"rm -rf {_controlDir}").ConfigureAwait(false);
-        _sftp?.Dispose();
-        _client.Dispose();
+        await CloseAsync([], _options.KillGrace + TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>Single-quotes a string for POSIX sh.</summary>
@@ -226,19 +236,6 @@ public sealed class SshSession : IAsyncDisposable
         int read;
         while ((read = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0)
             output.Append(buffer.AsSpan(0, read));
-    }
-
-    private static async Task CreateDirectoriesAsync(SftpClient sftp, string directory, HashSet<string> created, CancellationToken cancellationToken)
-    {
-        var path = new StringBuilder();
-        foreach (var part in directory.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            path.Append('/').Append(part);
-            var current = path.ToString();
-            if (!created.Add(current)) continue;
-            if (!await sftp.ExistsAsync(current, cancellationToken).ConfigureAwait(false))
-                await sftp.CreateDirectoryAsync(current, cancellationToken).ConfigureAwait(false);
-        }
     }
 
     private static ConnectionInfo CreateConnectionInfo(SshTarget target, SshSessionOptions options)

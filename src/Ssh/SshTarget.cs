@@ -41,7 +41,11 @@ public sealed class RemoteCommandException(string message) : Exception(message);
 
 /// <summary>How a remote command ended.</summary>
 /// <param name="ExitCode">Null when it was killed by a signal or its exit was never reported.</param>
-public sealed record CommandResult(int? ExitCode, string? ExitSignal, bool TimedOut, TimeSpan Duration);
+public sealed record CommandResult(int? ExitCode, string? ExitSignal, bool TimedOut, TimeSpan Duration)
+{
+    /// <summary>The start of the command's result file, read after it ended (<see cref="SshSession.RunAsync"/>); null when there was none.</summary>
+    public string? ResultFile { get; init; }
+}
 
 public sealed record SshSessionOptions
 {

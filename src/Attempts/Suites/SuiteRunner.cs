@@ -42,18 +42,23 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
     /// <summary>Appends each test's result to <paramref name="results"/> as it ends, so that an attempt that breaks midway keeps what ran.</summary>
     public async Task RunAsync(StageCallback stage, List<TestResult> results, CancellationToken cancellationToken)
     {
-        // Folders of attempts whose runner died stay behind (their processes end at their timeout's backstop); any
-        // older than the longest a test may run, plus a margin, is swept here.
-        await session.ExecAsync(
-            $"find /tmp -maxdepth 1 -type d \\( -name 'testgrid-*' -o -name '.testgrid-*' \\) -mmin +{StaleFolderMinutes} -exec rm -rf {{}} + 2>/dev/null; " +
-            $"rm -rf {_remoteRoot} && mkdir -m 700 {_remoteRoot} {_remoteRoot}/.metrics", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         var scope = request.Scope is { Count: > 0 } tests ? tests.ToHashSet(StringComparer.Ordinal) : null;
         var policy = request.Policy;
         var suites = request.Suites.Where(p => scope is null || p.Suite.Tests.Any(t => scope.Contains($"{p.Suite.Name}/{t.Id}")))
             .OrderBy(p => policy.TierOf(p.Suite.Name)).ToList();
         var files = suites.SelectMany(p => p.Files.Select(f => ($"{p.Suite.Name}/{f.Path}", f.Content))).ToList();
-        await session.UploadAsync(_remoteRoot, files, UploadTimeout, cancellationToken).ConfigureAwait(false);
-        log.Write($"uploaded {files.Count} files of {suites.Count} suites to {_remoteRoot}" + (scope is null ? "" : $"; running only {string.Join(", ", scope.Order(StringComparer.Ordinal))}"));
+        // One command: folders of attempts whose runner died stay behind (their processes end at their timeout's
+        // backstop), and any older than the longest a test may run, plus a margin, is swept; then the attempt's folder
+        // is made and the suites unpacked into it from a tar stream on the command's input.
+        using (var archive = SshSession.Archive(files))
+        {
+            await session.ExecAsync(
+                $"find /tmp -maxdepth 1 -type d \\( -name 'testgrid-*' -o -name '.testgrid-*' \\) -mmin +{StaleFolderMinutes} -exec rm -rf {{}} + 2>/dev/null; " +
+                $"rm -rf {_remoteRoot} && mkdir -m 700 {_remoteRoot} {_remoteRoot}/.metrics && tar -x -f - -C {_remoteRoot}",
+                UploadTimeout, cancellationToken, archive).ConfigureAwait(false);
+            log.Write($"uploaded {files.Count} files of {suites.Count} suites to {_remoteRoot} ({archive.Length} bytes of tar)" +
+                      (scope is null ? "" : $"; running only {string.Join(", ", scope.Order(StringComparer.Ordinal))}"));
+        }
 
         string? stoppedBy = null;
         foreach (var tier in suites.GroupBy(p => policy.TierOf(p.Suite.Name)))
@@ -146,7 +151,8 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
         log.Write($"{suite.Name}/{test.Id}: running {test.Script} (timeout {test.TimeoutSeconds} s)" + (rerun == 0 ? "" : $", rerun {rerun} after a failure"));
         // The runner's overhead after the machine is up: from the SSH banner to the first test command.
         metrics.TryAdd("suites.first_command", sinceStart().TotalSeconds);
-        var result = await session.RunAsync(Command(suite, test), test.Timeout, capture, cancellationToken).ConfigureAwait(false);
+        // Its metrics file comes back on the same channel once it has ended: no round trip of its own.
+        var result = await session.RunAsync(Command(suite, test), test.Timeout, capture, cancellationToken, resultFile: MetricsFile(suite, test)).ConfigureAwait(false);
         var output = capture.ToCaptured();
 
         var (outcome, reason) = result switch
@@ -158,7 +164,7 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
             _ => (TestOutcome.Failed, $"ended without an exit code (signal {result.ExitSignal ?? "unknown"})"),
         };
         if (outcome == TestOutcome.Failed && output.LastLine() is { } last) reason += $": {Truncate(last, 200)}";
-        var reported = await ReadMetricsAsync(suite, test, cancellationToken).ConfigureAwait(false);
+        var reported = ParseMetrics(result.ResultFile);
         return await RecordAsync(suite, test, blocking, rerun, outcome, reason, result, result.Duration, output, reported).ConfigureAwait(false);
     }
 
@@ -190,14 +196,13 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
 
     /// <summary>
     /// Metrics a test wrote to <c>$TESTGRID_METRICS</c>: one <c>name value</c> (or <c>name=value</c>) a line, names
-    /// of lowercase letters, digits, '_' and '.'; other lines are ignored. Read capped, like all guest output.
+    /// of lowercase letters, digits, '_' and '.'; other lines are ignored. Read capped, like all guest output
+    /// (<see cref="SshSession.ResultFileBytes"/>); a test killed at its timeout reports none.
     /// </summary>
-    private async Task<Dictionary<string, double>> ReadMetricsAsync(SuiteDefinition suite, TestDefinition test, CancellationToken cancellationToken)
+    private static Dictionary<string, double> ParseMetrics(string? text)
     {
         var reported = new Dictionary<string, double>(StringComparer.Ordinal);
-        // Over the session's SFTP connection: a shell command per test cost as much as a short test itself.
-        var text = await session.ReadFileAsync(MetricsFile(suite, test), 16 * 1024, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false) ?? "";
-        foreach (var line in text.Split('\n'))
+        foreach (var line in (text ?? "").Split('\n'))
         {
             var match = MetricLine().Match(line.Trim());
             if (match.Success && double.TryParse(match.Groups["value"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))

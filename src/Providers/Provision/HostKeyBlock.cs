@@ -5,7 +5,8 @@ namespace TestGrid.Provision;
 /// <summary>
 /// Finds the host key fingerprints a guest prints on its console: cloud-init's block (and TestGrid's images', which
 /// print the same) between <c>-----BEGIN SSH HOST KEY FINGERPRINTS-----</c> and <c>-----END …-----</c>. Other output
-/// may interleave with the block: only fingerprint lines count.
+/// may interleave with the block: only fingerprint lines count, terminal escapes removed (systemd's status output on
+/// the same console can leave one in front of a fingerprint, e.g. <c>ESC[K256 SHA256:…</c>, seen on a loaded host).
 /// </summary>
 public sealed partial class HostKeyBlock
 {
@@ -29,7 +30,7 @@ public sealed partial class HostKeyBlock
             Keys = [.. _fingerprints];
             return true;
         }
-        else if (_inBlock && Fingerprint().Match(line) is { Success: true } match)
+        else if (_inBlock && Fingerprint().Match(TerminalEscape().Replace(line, "")) is { Success: true } match)
         {
             _fingerprints.Add($"{match.Groups["hash"].Value} {match.Groups["type"].Value}");
         }
@@ -39,4 +40,7 @@ public sealed partial class HostKeyBlock
     /// <summary><c>256 SHA256:… root@host (ED25519)</c>, as ssh-keygen -l and cloud-init print it.</summary>
     [GeneratedRegex(@"\b\d+ (?<hash>SHA256:[A-Za-z0-9+/]{43}) .*\((?<type>[A-Z0-9-]+)\)\s*$")]
     private static partial Regex Fingerprint();
+
+    [GeneratedRegex(@"\x1b(\[[0-9;?]*[A-Za-z]|[A-Za-z])")]
+    private static partial Regex TerminalEscape();
 }

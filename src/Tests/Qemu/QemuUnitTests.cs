@@ -77,6 +77,23 @@ public sealed class QemuUnitTests
     }
 
     [Test]
+    public void A_fingerprint_behind_a_terminal_escape_of_systemds_status_output_still_counts()
+    {
+        // As a loaded host's guest printed it: systemd's status line ("Job … running") erased the line in front of it.
+        var block = new HostKeyBlock();
+        foreach (var line in new[]
+        {
+            "-----BEGIN SSH HOST KEY FINGERPRINTS-----",
+            "[\u001b[0m\u001b[0;31m*     \u001b[0m] (1 of 6) Job dev-ttyS0.device/start running (11s / 1min 30s)\r",
+            "\u001bM\r\u001b[K[\u001b[0;32m  OK  \u001b[0m] Finished \u001b[0;1;39msystemd-update-utmp.service\u001b[0m.\r",
+            "\u001b[K256 SHA256:prU50Khd5tC3H18rWkOBl4coo6ddGmkWlo2EZpQJxKM root@testgrid (ED25519)\r",
+            "-----END SSH HOST KEY FINGERPRINTS-----\r",
+        })
+            block.Feed(line);
+        Assert.That(block.Keys, Is.EqualTo(new[] { "SHA256:prU50Khd5tC3H18rWkOBl4coo6ddGmkWlo2EZpQJxKM ED25519" }));
+    }
+
+    [Test]
     public async Task The_console_is_kept_from_the_first_byte_and_gives_kernel_start_and_host_keys()
     {
         using var workspace = new Workspace();
