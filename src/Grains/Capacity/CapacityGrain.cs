@@ -30,7 +30,10 @@ public sealed class CapacityOptions
 /// thus writes tens of times, not thousands. Leases are kept in <see cref="Shards"/> records of their own
 /// (<see cref="CapacityShard"/>, by a hash of the lease's id), and a write carries only the records that changed since
 /// the last one, in parallel, and the grain's own record (pools, peak) only when it changed: with 5,000 leases held,
-/// a write of every lease was ~0.75 MB, and a grant or a release changes one record of ~1/64 of that. The grain's own
+/// a write of every lease was ~0.75 MB, and a grant or a release changes one record of ~1/16 of that. Not more
+/// shards: a commit under load changes most of them, and a storage request has a cost of its own whatever its size
+/// (Azurite looks every blob up by scanning the account's blobs), so that 64 small writes cost it more than one large
+/// one. The grain's own
 /// record held every lease in earlier versions: those are moved into the shards by the first write.
 /// The queue is not persisted: it can hold every cell of a
 /// large run, and writing it on each call would cost the square of the run's cells. A waiting cell asks again from
@@ -44,8 +47,8 @@ public sealed class CapacityGrain(
     [PersistentState("capacity", TestGridStorage.Capacity)] IPersistentState<CapacityState> state,
     IOptions<CapacityOptions> options) : Grain, ICapacityGrain
 {
-    /// <summary>How many records the leases are spread over.</summary>
-    public const int Shards = 64;
+    /// <summary>How many records the leases are spread over. It may grow from one version to the next (a lease found in another shard than its own is moved), never shrink (the records past it would not be read).</summary>
+    public const int Shards = 16;
 
     private readonly HashSet<string> _busy = new(StringComparer.Ordinal);
     private readonly List<LeaseRequest> _queue = [];
@@ -82,7 +85,12 @@ public sealed class CapacityGrain(
         _live = state.State;
         for (var i = 0; i < Shards; i++)
         {
-            foreach (var lease in _stored[i].State!.Leases.Values) Add(lease);
+            foreach (var lease in _stored[i].State!.Leases.Values)
+            {
+                Add(lease);
+                // Stored by a version with fewer shards: both records are rewritten by the next write.
+                if (ShardOf(lease.LeaseId) != i) _dirty.UnionWith([i, ShardOf(lease.LeaseId)]);
+            }
         }
         // Leases an earlier version kept in the grain's own record: into their shards with the next write.
         foreach (var lease in _live.Leases.Values)
