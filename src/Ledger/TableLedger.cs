@@ -13,10 +13,16 @@ namespace TestGrid.Ledger;
 /// <summary>
 /// The ledger in Azure Tables. Two tables, every read one partition (or one range of partitions) at a time:
 /// <list type="bullet">
-/// <item>runs (<c>testgridruns</c>): partition = run id; rows <c>run</c> (the summary), <c>cell|&lt;cellId&gt;</c>,
+/// <item>runs (<c>testgridruns</c>): partition = run id, row <c>run</c> (the summary); partition
+/// <c>&lt;run id&gt;|&lt;cellId&gt;</c> (<see cref="CellPartition"/>), one per cell, rows <c>cell|&lt;cellId&gt;</c>,
 /// <c>attempt|&lt;cellId&gt;|&lt;nnn&gt;</c> (the attempt as JSON, without its tests) and
 /// <c>test|&lt;cellId&gt;|&lt;nnn&gt;|&lt;suite&gt;:&lt;test&gt;[|&lt;rrr&gt;]</c> (one test result as JSON; a rerun's key ends in its
-/// number, a test's run in its attempt has none) — everything of a run is one partition query;</item>
+/// number, a test's run in its attempt has none) — everything of a run is the run's partition and the range of its cells'
+/// partitions (two queries). A partition per cell, not one per run: a storage partition serves a bounded rate of
+/// operations (Azure Tables about 2,000 entities a second), and a run of 10,000 cells makes over 100,000; Azurite looks
+/// a key up by scanning its partition, so that one partition per run cost the square of the run's cells (it stalled the
+/// 10,000-cell cluster run). Runs recorded before kept their cells' rows in the run's partition: they are read as
+/// before, and where a cell has rows in both, its own partition's win (<see cref="GetRunAsync"/>);</item>
 /// <item>history (<c>testgridhistory</c>), written with each attempt, every row key starting with the
 /// <see cref="AttemptKey"/> <c>&lt;inverted ticks of the attempt's start, 19 digits&gt;|&lt;run&gt;|&lt;cell&gt;|&lt;nnn&gt;</c>, so that a
 /// partition reads newest first and a time range is a row key range:
@@ -85,6 +91,9 @@ public sealed class TableLedger : IResultLedger
 
     private static bool NeedsEscape(char c) => c is '%' or '/' or '\\' or '#' or '?' or '|' or ':' || char.IsControl(c);
 
+    /// <summary>The runs-table partition of one cell of a run: its cell, attempt and test rows.</summary>
+    public static string CellPartition(string runId, string cellId) => $"{EscapeKey(runId)}|{EscapeKey(cellId)}";
+
     /// <summary>The history partition of one test on one image family × SKU.</summary>
     public static string HistoryPartition(string suite, string test, string family, string sku) =>
         $"{TestKey(suite, test)}|{EscapeKey(family)}|{EscapeKey(sku)}";
@@ -124,7 +133,7 @@ public sealed class TableLedger : IResultLedger
         ArgumentNullException.ThrowIfNull(cell);
         ArgumentNullException.ThrowIfNull(attempt);
         await EnsureTablesAsync(cancellationToken);
-        var partition = EscapeKey(runId);
+        var partition = CellPartition(runId, cell.Id);
         var attemptRow = AttemptRow(cell.Id, attempt.Number);
         var testPrefix = TestRowPrefix(cell.Id, attempt.Number);
         var attemptJson = LedgerPayload.Attempt(attempt);
@@ -159,18 +168,19 @@ public sealed class TableLedger : IResultLedger
         history.Add(CellHistoryEntity(runId, cell, attempt, attemptJson));
         if (attempt.Outcome == AttemptOutcome.Completed) history.Add(MetricsEntity(runId, cell, attempt, attemptJson));
 
-        // What an earlier write of this attempt left: its start and outcome (which key its history rows), and its test rows.
-        // The attempt row goes in the first transaction, and the test rows in it or after it: without it there are none,
-        // and the first write of an attempt (nearly every write) makes a point read only. A range query costs what the
-        // run's partition holds on the storage emulator (it scans it), which made each write slower than the last.
-        var oldAttempt = await _runs.GetEntityIfExistsAsync<TableEntity>(partition, attemptRow, select: ["Json"], cancellationToken: cancellationToken);
-        var oldTestRows = oldAttempt.HasValue
-            ? await ReadAsync(_runs, RowPrefixFilter(partition, testPrefix), null, ["PartitionKey", "RowKey"], cancellationToken)
-            : [];
+        // What an earlier write of this attempt left: its start and outcome (which key its history rows), and its test
+        // rows, read only when there was one (a range query costs more than a point read, and most writes are the first).
+        // Before cells had partitions of their own, it is in the run's partition: a run recorded then and resumed now.
+        var readOldAttempt = _runs.GetEntityIfExistsAsync<TableEntity>(partition, attemptRow, select: ["Json"], cancellationToken: cancellationToken);
+        var readLegacyAttempt = _runs.GetEntityIfExistsAsync<TableEntity>(EscapeKey(runId), attemptRow, select: ["Json"], cancellationToken: cancellationToken);
+        await Task.WhenAll(readOldAttempt, readLegacyAttempt);
+        var (oldAttempt, oldPartition) = (await readOldAttempt).HasValue ? (await readOldAttempt, partition) : (await readLegacyAttempt, EscapeKey(runId));
+        var oldTestRows = oldAttempt.HasValue ? await ReadAsync(_runs, RowPrefixFilter(oldPartition, testPrefix), null, ["PartitionKey", "RowKey"], cancellationToken) : [];
 
         // A rewrite replaces the attempt's tests as a whole: rows of an earlier write's tests that are gone now are deleted,
         // in the run's partition and in the history partitions, before anything is written (so a repeat finds them again).
-        foreach (var old in oldTestRows.Where(o => !rowKeys.Contains(o.RowKey)))
+        // (An earlier write in the run's partition is shadowed by this one: nothing there is deleted.)
+        foreach (var old in oldTestRows.Where(o => oldPartition == partition && !rowKeys.Contains(o.RowKey)))
             actions.Add(new TableTransactionAction(TableTransactionActionType.Delete, old, ETag.All));
         if (oldAttempt.HasValue && oldAttempt.Value?.GetString("Json") is { } json)
         {
@@ -193,56 +203,75 @@ public sealed class TableLedger : IResultLedger
         ArgumentException.ThrowIfNullOrEmpty(runId);
         ArgumentNullException.ThrowIfNull(cell);
         await EnsureTablesAsync(cancellationToken);
-        var entity = CellEntity(EscapeKey(runId), cell);
+        var entity = CellEntity(CellPartition(runId, cell.Id), cell);
         entity["State"] = state.ToString();
         entity["Detail"] = detail;
         await _runs.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken);
     }
 
+    /// <remarks>
+    /// Two queries: the run's partition (its summary; and its cells' rows, for a run recorded before cells had
+    /// partitions of their own) and the range of its cells' partitions. A cell with rows in both (such a run resumed or
+    /// rerun since) is read from its own partition, attempt by attempt, and keeps the final state recorded before
+    /// until its own partition has one.
+    /// </remarks>
     public async Task<LedgerRunRecord?> GetRunAsync(string runId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(runId);
         await EnsureTablesAsync(cancellationToken);
+        var partition = EscapeKey(runId);
         LedgerRun? run = null;
-        var cells = new List<(Cell Cell, CellState? State, string? Detail)>();
-        var attempts = new List<(string CellId, AttemptResult Attempt)>();
-        var tests = new Dictionary<(string Cell, int Attempt), List<(int Seq, TestResult Test)>>();
-        await foreach (var entity in _runs.QueryAsync<TableEntity>($"PartitionKey eq '{Quote(EscapeKey(runId))}'", cancellationToken: cancellationToken))
+        // Per cell and attempt, the rows of the run's partition (legacy) and of the cell's own partition.
+        var cells = new Dictionary<string, (Cell Cell, CellState? State, string? Detail)>[2] { new(StringComparer.Ordinal), new(StringComparer.Ordinal) };
+        var attempts = new Dictionary<(string CellId, int Number), AttemptResult>[2] { [], [] };
+        var tests = new Dictionary<(string Cell, int Attempt), List<(int Seq, TestResult Test)>>[2] { [], [] };
+        foreach (var filter in (string[])[PartitionFilter(partition), PrefixFilter("PartitionKey", partition + "|")])
         {
-            var kind = entity.RowKey.Split('|')[0];
-            switch (kind)
+            await foreach (var entity in _runs.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
             {
-                case RunRow:
-                    run = new LedgerRun(runId, entity.GetString("Matrix") ?? "", entity.GetString("Provider") ?? "", ParseTime(entity.GetString("StartedAt")!),
-                        entity.GetString("EndedAt") is { } ended ? ParseTime(ended) : null,
-                        entity.GetString("Status") is { } status ? Enum.Parse<VerdictStatus>(status) : null);
-                    break;
-                case "cell":
-                    cells.Add((LedgerPayload.ReadCell(entity.GetString("Json")!), entity.GetString("State") is { } state ? Enum.Parse<CellState>(state) : null,
-                        entity.GetString("Detail")));
-                    break;
-                case "attempt":
-                    attempts.Add((entity.GetString("CellId")!, LedgerPayload.ReadAttempt(entity.GetString("Json")!)));
-                    break;
-                case "test":
-                    var key = (entity.GetString("CellId")!, entity.GetInt32("Attempt")!.Value);
-                    if (!tests.TryGetValue(key, out var list)) tests[key] = list = [];
-                    list.Add((entity.GetInt32("Seq") ?? 0, LedgerPayload.ReadTest(entity.GetString("Json")!)));
-                    break;
+                var own = entity.PartitionKey == partition ? 0 : 1;
+                var kind = entity.RowKey.Split('|')[0];
+                switch (kind)
+                {
+                    case RunRow when own == 0:
+                        run = new LedgerRun(runId, entity.GetString("Matrix") ?? "", entity.GetString("Provider") ?? "", ParseTime(entity.GetString("StartedAt")!),
+                            entity.GetString("EndedAt") is { } ended ? ParseTime(ended) : null,
+                            entity.GetString("Status") is { } status ? Enum.Parse<VerdictStatus>(status) : null);
+                        break;
+                    case "cell":
+                        var cell = LedgerPayload.ReadCell(entity.GetString("Json")!);
+                        cells[own][cell.Id] = (cell, entity.GetString("State") is { } state ? Enum.Parse<CellState>(state) : null, entity.GetString("Detail"));
+                        break;
+                    case "attempt":
+                        var attempt = LedgerPayload.ReadAttempt(entity.GetString("Json")!);
+                        attempts[own][(entity.GetString("CellId")!, attempt.Number)] = attempt;
+                        break;
+                    case "test":
+                        var key = (entity.GetString("CellId")!, entity.GetInt32("Attempt")!.Value);
+                        if (!tests[own].TryGetValue(key, out var list)) tests[own][key] = list = [];
+                        list.Add((entity.GetInt32("Seq") ?? 0, LedgerPayload.ReadTest(entity.GetString("Json")!)));
+                        break;
+                }
             }
         }
-        if (run is null && cells.Count == 0) return null;
+        if (run is null && cells[0].Count == 0 && cells[1].Count == 0) return null;
 
-        var byCell = attempts
-            .Select(a => (a.CellId, Attempt: a.Attempt with
-            {
-                Tests = [.. (tests.GetValueOrDefault((a.CellId, a.Attempt.Number)) ?? []).OrderBy(t => t.Seq).Select(t => t.Test)],
-            }))
-            .GroupBy(a => a.CellId, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.Select(a => a.Attempt).OrderBy(a => a.Number).ToList(), StringComparer.Ordinal);
+        // A cell's own partition wins, attempt by attempt (an attempt's tests come with it).
+        var merged = new Dictionary<(string CellId, int Number), AttemptResult>(attempts[0].Count + attempts[1].Count);
+        for (var own = 0; own < 2; own++)
+        {
+            foreach (var (key, attempt) in attempts[own])
+                merged[key] = attempt with { Tests = [.. (tests[own].GetValueOrDefault(key) ?? []).OrderBy(t => t.Seq).Select(t => t.Test)] };
+        }
+        var byCell = merged
+            .GroupBy(a => a.Key.CellId, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(a => a.Value).OrderBy(a => a.Number).ToList(), StringComparer.Ordinal);
+        var allCells = new Dictionary<string, (Cell Cell, CellState? State, string? Detail)>(cells[0], StringComparer.Ordinal);
+        foreach (var (id, cell) in cells[1])
+            allCells[id] = cell.State is null && cells[0].TryGetValue(id, out var legacy) ? cell with { State = legacy.State, Detail = legacy.Detail } : cell;
         return new LedgerRunRecord(
             run ?? new LedgerRun(runId, "", "", DateTimeOffset.MinValue),
-            [.. cells.OrderBy(c => c.Cell.Name, StringComparer.Ordinal).ThenBy(c => c.Cell.Id, StringComparer.Ordinal)
+            [.. allCells.Values.OrderBy(c => c.Cell.Name, StringComparer.Ordinal).ThenBy(c => c.Cell.Id, StringComparer.Ordinal)
                 .Select(c => new LedgerCell(c.Cell, c.State, c.Detail, byCell.GetValueOrDefault(c.Cell.Id) ?? []))]);
     }
 
@@ -253,7 +282,7 @@ public sealed class TableLedger : IResultLedger
         if (limit == 0) return [];
         await EnsureTablesAsync(cancellationToken);
         var rows = await ReadAsync(_history, PartitionFilter(CellHistoryPartition(cellName)) + SinceFilter(since), limit, null, cancellationToken);
-        // Each attempt's tests are rows of its run's partition: one range query each, a few at a time.
+        // Each attempt's tests are rows of its cell's partition: one range query each, a few at a time.
         var entries = new CellHistoryEntry[rows.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, rows.Count), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
             async (i, token) =>
@@ -262,7 +291,9 @@ public sealed class TableLedger : IResultLedger
                 var runId = row.GetString("RunId")!;
                 var cellId = row.GetString("CellId")!;
                 var number = row.GetInt32("Attempt")!.Value;
-                var tests = await ReadAsync(_runs, RowPrefixFilter(EscapeKey(runId), TestRowPrefix(cellId, number)), null, ["Seq", "Json"], token);
+                var tests = await ReadAsync(_runs, RowPrefixFilter(CellPartition(runId, cellId), TestRowPrefix(cellId, number)), null, ["Seq", "Json"], token);
+                // A run recorded before cells had partitions of their own keeps them in the run's partition.
+                if (tests.Count == 0) tests = await ReadAsync(_runs, RowPrefixFilter(EscapeKey(runId), TestRowPrefix(cellId, number)), null, ["Seq", "Json"], token);
                 var attempt = LedgerPayload.ReadAttempt(row.GetString("Json")!) with
                 {
                     Tests = [.. tests.OrderBy(t => t.GetInt32("Seq") ?? 0).Select(t => LedgerPayload.ReadTest(t.GetString("Json")!))],

@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using Orleans.Storage;
 
 namespace TestGrid.Engine.Capacity;
 
@@ -25,7 +27,14 @@ public sealed class CapacityOptions
 /// answered, so the grain comes back on another silo holding what cells elsewhere hold. Writes are group commits: the
 /// grain is reentrant, every call changes its state without awaiting anything, and then waits for the next write, which
 /// carries every change made before it starts (one write at a time). A run that asks for thousands of leases at once
-/// thus writes the state tens of times, not thousands (the state holds every lease: each write costs what is held).
+/// thus writes tens of times, not thousands. Leases are kept in <see cref="Shards"/> records of their own
+/// (<see cref="CapacityShard"/>, by a hash of the lease's id), and a write carries only the records that changed since
+/// the last one, in parallel, and the grain's own record (pools, peak) only when it changed: with 5,000 leases held,
+/// a write of every lease was ~0.75 MB, and a grant or a release changes one record of ~1/16 of that. Not more
+/// shards: a commit under load changes most of them, and a storage request has a cost of its own whatever its size
+/// (Azurite looks every blob up by scanning the account's blobs), so that 64 small writes cost it more than one large
+/// one. The grain's own
+/// record held every lease in earlier versions: those are moved into the shards by the first write.
 /// The queue is not persisted: it can hold every cell of a
 /// large run, and writing it on each call would cost the square of the run's cells. A waiting cell asks again from
 /// time to time, which rebuilds the queue of a grain that moved. A lease's id is its request's id: a cell whose silo
@@ -38,6 +47,9 @@ public sealed class CapacityGrain(
     [PersistentState("capacity", TestGridStorage.Capacity)] IPersistentState<CapacityState> state,
     IOptions<CapacityOptions> options) : Grain, ICapacityGrain
 {
+    /// <summary>How many records the leases are spread over. It may grow from one version to the next (a lease found in another shard than its own is moved), never shrink (the records past it would not be read).</summary>
+    public const int Shards = 16;
+
     private readonly HashSet<string> _busy = new(StringComparer.Ordinal);
     private readonly List<LeaseRequest> _queue = [];
     private readonly HashSet<string> _queued = new(StringComparer.Ordinal);
@@ -46,27 +58,79 @@ public sealed class CapacityGrain(
     private Task _written = Task.CompletedTask;
     private Task? _next;
 
-    /// <summary>The state the grain changes; a write persists a copy of it (calls interleave with a write in progress).</summary>
+    /// <summary>The pools and peak the grain changes; a write persists a copy of it (calls interleave with a write in progress).</summary>
     private CapacityState _live = new();
 
-    private Dictionary<string, Lease> Leases => _live.Leases;
+    /// <summary>The leases, by shard; each shard's record as last written (its ETag) beside it.</summary>
+    private readonly Dictionary<string, Lease>[] _leases = [.. Enumerable.Range(0, Shards).Select(_ => new Dictionary<string, Lease>(StringComparer.Ordinal))];
+    private readonly GrainState<CapacityShard>[] _stored = new GrainState<CapacityShard>[Shards];
+    private IGrainStorage _storage = null!;
 
+    /// <summary>What changed since the write in progress started: shards, and the grain's own record.</summary>
+    private readonly HashSet<int> _dirty = [];
+    private bool _ownDirty;
 
     private int? Limit => options.Value.UnitLimits.TryGetValue(this.GetPrimaryKeyString(), out var limit) ? limit : null;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _storage = ServiceProvider.GetRequiredKeyedService<IGrainStorage>(TestGridStorage.Capacity);
+        await Task.WhenAll(Enumerable.Range(0, Shards).Select(async i =>
+        {
+            var stored = new GrainState<CapacityShard>(new CapacityShard());
+            await _storage.ReadStateAsync(ShardName(i), GrainContext.GrainId, stored).WaitAsync(cancellationToken);
+            stored.State ??= new CapacityShard();
+            _stored[i] = stored;
+        }));
         _live = state.State;
-        foreach (var lease in Leases.Values) Hold(lease, +1);
+        for (var i = 0; i < Shards; i++)
+        {
+            foreach (var lease in _stored[i].State!.Leases.Values)
+            {
+                Add(lease);
+                // Stored by a version with fewer shards: both records are rewritten by the next write.
+                if (ShardOf(lease.LeaseId) != i) _dirty.UnionWith([i, ShardOf(lease.LeaseId)]);
+            }
+        }
+        // Leases an earlier version kept in the grain's own record: into their shards with the next write.
+        foreach (var lease in _live.Leases.Values)
+        {
+            if (TryGetLease(lease.LeaseId, out _)) continue;
+            Add(lease);
+            _dirty.Add(ShardOf(lease.LeaseId));
+        }
+        if (_live.Leases.Count > 0)
+        {
+            _live.Leases.Clear();
+            _ownDirty = true;
+        }
         // A queue persisted by an earlier version: kept in memory from now on.
         foreach (var request in _live.Queue) Enqueue(request);
         _live.Queue.Clear();
-        return Task.CompletedTask;
+
+        void Add(Lease lease)
+        {
+            _leases[ShardOf(lease.LeaseId)][lease.LeaseId] = lease;
+            Hold(lease, +1);
+        }
     }
+
+    /// <summary>The record of shard <paramref name="shard"/>, beside the grain's own (<c>capacity</c>).</summary>
+    public static string ShardName(int shard) => $"capacity-{shard:D2}";
+
+    /// <summary>The shard of a lease: FNV-1a of its id (stable across processes, unlike <see cref="string.GetHashCode()"/>).</summary>
+    public static int ShardOf(string leaseId)
+    {
+        var hash = 2166136261u;
+        foreach (var c in leaseId) hash = (hash ^ c) * 16777619u;
+        return (int)(hash % Shards);
+    }
+
+    private bool TryGetLease(string leaseId, out Lease lease) => _leases[ShardOf(leaseId)].TryGetValue(leaseId, out lease!);
 
     public async Task<Lease?> RequestAsync(LeaseRequest request)
     {
-        if (Leases.TryGetValue(request.RequestId, out var existing))
+        if (TryGetLease(request.RequestId, out var existing))
         {
             // Asked again (a retry): answered once it is durable, as the first answer was.
             await PersistAsync();
@@ -90,7 +154,9 @@ public sealed class CapacityGrain(
 
     public async Task ReleaseAsync(string leaseId)
     {
-        if (!Leases.Remove(leaseId, out var lease)) return;
+        var shard = ShardOf(leaseId);
+        if (!_leases[shard].Remove(leaseId, out var lease)) return;
+        _dirty.Add(shard);
         Hold(lease, -1);
         GrantWaiting();
         await PersistAsync();
@@ -109,12 +175,38 @@ public sealed class CapacityGrain(
         }
         catch (Exception)
         {
-            // That write's callers got its error; this write carries its changes again.
+            // That write's callers got its error; its records were marked changed again, and this write carries them.
         }
         _written = _next!;
         _next = null;
-        state.State = _live.Copy();
-        await state.WriteStateAsync();
+        // Copies of what changed: the calls that interleave with this write change the live state.
+        var shards = _dirty.Select(i => (Index: i, Copy: new GrainState<CapacityShard>(new CapacityShard { Leases = new(_leases[i], StringComparer.Ordinal) })
+        {
+            ETag = _stored[i].ETag,
+            RecordExists = _stored[i].RecordExists,
+        })).ToList();
+        var own = _ownDirty;
+        _dirty.Clear();
+        _ownDirty = false;
+        if (own) state.State = _live.Copy();
+        var writes = shards.Select(async s =>
+        {
+            await _storage.WriteStateAsync(ShardName(s.Index), GrainContext.GrainId, s.Copy);
+            // Landed: its new ETag is the one the next write of the shard must match.
+            _stored[s.Index] = s.Copy;
+        }).ToList();
+        if (own) writes.Add(state.WriteStateAsync());
+        try
+        {
+            await Task.WhenAll(writes);
+        }
+        catch (Exception)
+        {
+            // Written again by the next write (those that landed too, which costs nothing but the write).
+            foreach (var (index, _) in shards) _dirty.Add(index);
+            _ownDirty |= own;
+            throw;
+        }
     }
 
     public Task WithdrawAsync(string requestId)
@@ -165,12 +257,17 @@ public sealed class CapacityGrain(
         var pools = _live.Pools;
         foreach (var claim in claims)
         {
-            var pool = pools.TryGetValue(claim.Pool, out var known) ? known : pools[claim.Pool] = new PoolState { Limit = claim.Free };
+            if (!pools.TryGetValue(claim.Pool, out var pool))
+            {
+                pools[claim.Pool] = pool = new PoolState { Limit = claim.Free };
+                _ownDirty = true;
+            }
             if (InUse(claim.Pool) == 0)
             {
                 // Idle: take the fresh measurement, and admit even when it is short (other workloads hold the
                 // quota), so that the cloud's own answer (quota exceeded) ends the cell with its reason rather
                 // than leaving it queued for ever.
+                if (pool.Limit != claim.Free) _ownDirty = true;
                 pool.Limit = claim.Free;
                 continue;
             }
@@ -184,18 +281,30 @@ public sealed class CapacityGrain(
             resource = free.FirstOrDefault(r => !request.Avoid.Contains(r)) ?? free[0];
         }
         var lease = new Lease(request.RequestId, request.RequestId, resource, request.Units, DateTimeOffset.UtcNow, claims);
-        Leases[lease.LeaseId] = lease;
+        var shard = ShardOf(lease.LeaseId);
+        _leases[shard][lease.LeaseId] = lease;
+        _dirty.Add(shard);
         Hold(lease, +1);
-        foreach (var claim in claims) pools[claim.Pool].Peak = Math.Max(pools[claim.Pool].Peak, InUse(claim.Pool));
-        _live.Peak = Math.Max(_live.Peak, _unitsInUse);
+        foreach (var claim in claims)
+        {
+            if (InUse(claim.Pool) <= pools[claim.Pool].Peak) continue;
+            pools[claim.Pool].Peak = InUse(claim.Pool);
+            _ownDirty = true;
+        }
+        if (_unitsInUse > _live.Peak)
+        {
+            _live.Peak = _unitsInUse;
+            _ownDirty = true;
+        }
         return lease;
     }
 }
 
-/// <summary>What a capacity grain persists; what is in use is counted from the leases.</summary>
+/// <summary>What a capacity grain persists in its own record: pools and peak (its leases are in <see cref="CapacityShard"/>s).</summary>
 [GenerateSerializer, Alias("testgrid.capacity-state")]
 public sealed class CapacityState
 {
+    /// <summary>Written by earlier versions; leases are now in <see cref="CapacityShard"/> records (see <see cref="CapacityGrain"/>).</summary>
     [Id(0)] public Dictionary<string, Lease> Leases { get; set; } = new(StringComparer.Ordinal);
     /// <summary>Written by earlier versions; the queue now lives in the grain's memory (see <see cref="CapacityGrain"/>).</summary>
     [Id(1)] public List<LeaseRequest> Queue { get; set; } = [];
@@ -204,10 +313,16 @@ public sealed class CapacityState
 
     public CapacityState Copy() => new()
     {
-        Leases = new(Leases, StringComparer.Ordinal),
         Pools = Pools.ToDictionary(p => p.Key, p => new PoolState { Limit = p.Value.Limit, Peak = p.Value.Peak }, StringComparer.Ordinal),
         Peak = Peak,
     };
+}
+
+/// <summary>Some of a capacity grain's leases: those whose id hashes to the shard (<see cref="CapacityGrain.ShardOf"/>).</summary>
+[GenerateSerializer, Alias("testgrid.capacity-shard")]
+public sealed class CapacityShard
+{
+    [Id(0)] public Dictionary<string, Lease> Leases { get; set; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>A quota pool's limit (the free quota last measured while TestGrid held none) and TestGrid's peak use of it.</summary>

@@ -205,7 +205,11 @@ public sealed partial class RunGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (Open) await ResumeAsync();
+        // Not awaited: resuming calls every open cell (thousands) and dispatches, which can take minutes on a loaded
+        // cluster, and a reminder's turn is not interleaved: every cell update would queue behind it (the 10,000-cell
+        // three-silo run wedged there with 11,000 updates queued, Orleans scanning that queue on every message). It goes
+        // on interleaved, as the watchdog does.
+        if (Open) ResumeAsync().Ignore();
         else if (await this.GetReminder(reminderName) is { } reminder) await this.UnregisterReminder(reminder);
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using TestGrid.Engine;
+using TestGrid.Engine.Capacity;
 
 namespace TestGrid.Tests.Engine;
 
@@ -126,14 +127,77 @@ public sealed class CapacityGrainTests
         Assert.That(stored.Keys.Intersect(granted.Take(30).Select(l => l.LeaseId)), Is.Empty, "the released leases are gone from the stored state");
     }
 
-    private async Task<Dictionary<string, Lease>> StoredLeasesAsync(ICapacityGrain capacity)
+    [Test]
+    public async Task A_grain_activated_again_holds_every_lease_from_storage_and_writes_only_what_changed()
     {
-        var silo = (InProcessSiloHandle)_cluster.Primary!;
-        var storage = silo.SiloHost.Services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(TestGridStorage.Capacity);
-        var state = new GrainState<TestGrid.Engine.Capacity.CapacityState>();
-        await storage.ReadStateAsync("capacity", capacity.GetGrainId(), state);
-        return state.State!.Leases;
+        // Exclusive hosts and units, granted; then the activation is dropped, as when its silo dies or it moves.
+        var capacity = _cluster.GrainFactory.GetGrain<ICapacityGrain>("moving-test");
+        var held = new List<Lease>();
+        for (var i = 0; i < 100; i++) held.Add((await capacity.RequestAsync(Request($"m{i}", [$"host-{i}"])))!);
+        await capacity.ReleaseAsync(held[0].LeaseId);
+        var stored = await StoredRecordsAsync(capacity);
+        Assert.That(stored.Shards.Count(s => s.Count > 0), Is.GreaterThan(CapacityGrain.Shards / 2), "the leases are spread over the shards");
+        Assert.That(stored.Own.Leases, Is.Empty, "the grain's own record holds pools and peak, not leases");
+
+        await DeactivateAsync(capacity);
+        var again = await capacity.GetSnapshotAsync();
+        Assert.Multiple(async () =>
+        {
+            Assert.That((again.UnitsInUse, again.ResourcesInUse.Length, again.PeakUnitsInUse), Is.EqualTo((99, 99, 100)));
+            Assert.That(await capacity.RequestAsync(Request("x", ["host-5"])), Is.Null, "a host held before the move is never granted twice");
+            Assert.That((await capacity.RequestAsync(Request("m7", ["host-7"])))?.LeaseId, Is.EqualTo("m7"), "a retried request gets its grant");
+            Assert.That((await capacity.RequestAsync(Request("y", ["host-0"])))?.Resource, Is.EqualTo("host-0"), "the released host is free");
+        });
     }
+
+    [Test]
+    public async Task Leases_an_earlier_version_kept_in_the_grains_own_record_are_held_and_moved_into_shards()
+    {
+        var capacity = _cluster.GrainFactory.GetGrain<ICapacityGrain>("legacy-test");
+        var storage = Storage();
+        var legacy = new GrainState<CapacityState>(new CapacityState());
+        foreach (var id in new[] { "old-1", "old-2" })
+            legacy.State!.Leases[id] = new Lease(id, id, $"host-{id}", 1, DateTimeOffset.UtcNow);
+        await storage.WriteStateAsync("capacity", capacity.GetGrainId(), legacy);
+
+        Assert.That(await capacity.RequestAsync(Request("new", ["host-old-1"])), Is.Null, "host-old-1 is held");
+        Assert.That((await capacity.GetSnapshotAsync()).UnitsInUse, Is.EqualTo(2));
+        await capacity.ReleaseAsync("old-2");
+        var stored = await StoredRecordsAsync(capacity);
+        Assert.That((stored.Own.Leases.Count, stored.Shards.SelectMany(s => s.Keys)), Is.EqualTo((0, new[] { "old-1" })));
+    }
+
+    private Orleans.Storage.IGrainStorage Storage() =>
+        ((InProcessSiloHandle)_cluster.Primary!).SiloHost.Services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(TestGridStorage.Capacity);
+
+    /// <summary>Every activation of the grain dropped: the next call activates it from storage.</summary>
+    private async Task DeactivateAsync(ICapacityGrain capacity)
+    {
+        var management = _cluster.Client.GetGrain<IManagementGrain>(0);
+        var id = capacity.GetGrainId();
+        Assert.That(await management.GetActiveGrains(id.Type), Does.Contain(id));
+        await management.ForceActivationCollection(TimeSpan.Zero);
+        Assert.That(await management.GetActiveGrains(id.Type), Does.Not.Contain(id), "the activation was collected");
+    }
+
+    /// <summary>The grain's records as stored: its own (pools, peak) and its shards' leases.</summary>
+    private async Task<(CapacityState Own, List<Dictionary<string, Lease>> Shards)> StoredRecordsAsync(ICapacityGrain capacity)
+    {
+        var storage = Storage();
+        var own = new GrainState<CapacityState>();
+        await storage.ReadStateAsync("capacity", capacity.GetGrainId(), own);
+        var shards = new List<Dictionary<string, Lease>>();
+        for (var i = 0; i < CapacityGrain.Shards; i++)
+        {
+            var shard = new GrainState<CapacityShard>();
+            await storage.ReadStateAsync(CapacityGrain.ShardName(i), capacity.GetGrainId(), shard);
+            shards.Add(shard.State?.Leases ?? []);
+        }
+        return (own.State ?? new CapacityState(), shards);
+    }
+
+    private async Task<Dictionary<string, Lease>> StoredLeasesAsync(ICapacityGrain capacity) =>
+        (await StoredRecordsAsync(capacity)).Shards.SelectMany(s => s).ToDictionary(p => p.Key, p => p.Value);
 
     private static LeaseRequest Request(string id, string[]? anyOf = null, string[]? avoid = null) =>
         new(id, $"test/{id}", 1, [.. anyOf ?? []], [.. avoid ?? []]);
