@@ -25,6 +25,14 @@ public sealed record AttemptRequest(
     IReadOnlyList<string>? Scope = null,
     string? Trigger = null)
 {
+    /// <summary>
+    /// The attempt's number without the cell's attempts that died with their silo or process (recorded as lost): the
+    /// attempt a lost one is replaced by has its try. A provider whose outcomes are drawn per attempt (the simulated
+    /// cloud) draws per try, so that a run disturbed by crashes decides as an undisturbed one. Defaults to
+    /// <see cref="Number"/>.
+    /// </summary>
+    public int Try { get; init; } = Number;
+
     /// <summary>This attempt's result: what the runner found, with the request's number, id, scope and trigger.</summary>
     public AttemptResult Result(AttemptOutcome outcome, DateTimeOffset startedAt, DateTimeOffset endedAt, string? machine,
         IReadOnlyList<TestResult> tests, IReadOnlyDictionary<string, double> metrics, string? artifacts, string? kind = null, string? error = null) => new()

@@ -30,14 +30,18 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
         return Task.FromResult(new CapacityNeed([], 1, [new PoolNeed(pool, 1, profile.QuotaOf(pool))]));
     }
 
-    public async Task<Machine> ProvisionAsync(ProvisionRequest request, CancellationToken cancellationToken)
+    public Task<Machine> ProvisionAsync(ProvisionRequest request, CancellationToken cancellationToken) =>
+        ProvisionAsync(request, request.AttemptId, cancellationToken);
+
+    /// <param name="draw">What the latency and the failure are drawn for: the attempt, or within a cell's attempts its try (<see cref="AttemptRequest.Try"/>).</param>
+    private async Task<Machine> ProvisionAsync(ProvisionRequest request, string draw, CancellationToken cancellationToken)
     {
         var cell = request.Cell;
         var times = profile.TimesOf(cell.Sku.Name);
-        var seconds = times.Provision.Sample(U(cell.Id, request.AttemptId, "provision"), U(cell.Id, request.AttemptId, "provision-2"));
+        var seconds = times.Provision.Sample(U(cell.Id, draw, "provision"), U(cell.Id, draw, "provision-2"));
         await Task.Delay(profile.Real(seconds), _time, cancellationToken).ConfigureAwait(false);
         request.Metrics["provision.seconds"] = seconds;
-        var failure = U(cell.Id, request.AttemptId, "provision-failure");
+        var failure = U(cell.Id, draw, "provision-failure");
         if (failure < profile.Failures.ProvisionFailure)
             throw new ProvisionException("allocation", $"simulated: allocation of a {cell.Sku.Name} in {cell.Region} failed");
         if (failure < profile.Failures.ProvisionFailure + profile.Failures.Stockout)
@@ -81,6 +85,8 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
     public async Task<AttemptResult> RunAsync(AttemptRequest request, StageCallback stage, CancellationToken cancellationToken)
     {
         var cell = request.Cell;
+        // Drawn per try, not per attempt: an attempt lost with its silo is replaced by one that draws as it would have.
+        var draw = $"try {request.Try}";
         var started = _time.GetUtcNow();
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         var tests = new List<TestResult>();
@@ -92,11 +98,11 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
         try
         {
             await stage(CellState.Provisioning, null).ConfigureAwait(false);
-            machine = await ProvisionAsync(new ProvisionRequest(request.RunId, cell, request.AttemptId, request.Resource, "", log, metrics), cancellationToken).ConfigureAwait(false);
+            machine = await ProvisionAsync(new ProvisionRequest(request.RunId, cell, request.AttemptId, request.Resource, "", log, metrics), draw, cancellationToken).ConfigureAwait(false);
 
             await stage(CellState.Booting, machine.Name).ConfigureAwait(false);
-            var boot = profile.TimesOf(cell.Sku.Name).Boot.Sample(U(cell.Id, request.AttemptId, "boot"), U(cell.Id, request.AttemptId, "boot-2"));
-            if (U(cell.Id, request.AttemptId, "slow-boot") < profile.Failures.SlowBoot) boot *= profile.Failures.SlowBootFactor;
+            var boot = profile.TimesOf(cell.Sku.Name).Boot.Sample(U(cell.Id, draw, "boot"), U(cell.Id, draw, "boot-2"));
+            if (U(cell.Id, draw, "slow-boot") < profile.Failures.SlowBoot) boot *= profile.Failures.SlowBootFactor;
             await Task.Delay(profile.Real(boot), _time, cancellationToken).ConfigureAwait(false);
             metrics["boot.ssh_login"] = boot;
 
@@ -104,7 +110,7 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
             var scope = request.Scope is { Count: > 0 } only ? only.ToHashSet(StringComparer.Ordinal) : null;
             var all = request.Suites.SelectMany(s => s.Suite.Tests.Select(t => (Suite: s.Suite.Name, Test: t))).Where(t => scope is null || scope.Contains($"{t.Suite}/{t.Test.Id}")).ToList();
             // Where the connection drops, if it does: after that many tests.
-            var drop = U(cell.Id, request.AttemptId, "ssh-drop") < profile.Failures.SshDrop ? (int)(U(cell.Id, request.AttemptId, "ssh-drop-at") * all.Count) : -1;
+            var drop = U(cell.Id, draw, "ssh-drop") < profile.Failures.SshDrop ? (int)(U(cell.Id, draw, "ssh-drop-at") * all.Count) : -1;
             for (var i = 0; i < all.Count; i++)
             {
                 if (i == drop) throw new Ssh.SshFailure(Ssh.SshFailureKind.ConnectionLost, $"simulated: the SSH connection to {machine.Name} dropped");
@@ -147,7 +153,7 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
             // Teardown whatever happened, deaf to the attempt's cancel, as the real runner's.
             if (machine is not null)
             {
-                var seconds = profile.TimesOf(cell.Sku.Name).Teardown.Sample(U(cell.Id, request.AttemptId, "teardown"), U(cell.Id, request.AttemptId, "teardown-2"));
+                var seconds = profile.TimesOf(cell.Sku.Name).Teardown.Sample(U(cell.Id, draw, "teardown"), U(cell.Id, draw, "teardown-2"));
                 await Task.Delay(profile.Real(seconds), _time, CancellationToken.None).ConfigureAwait(false);
                 cloud.Delete(machine.Name);
             }

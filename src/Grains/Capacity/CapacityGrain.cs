@@ -33,10 +33,9 @@ public sealed class CapacityOptions
 /// a write of every lease was ~0.75 MB, and a grant or a release changes one record of ~1/16 of that. Not more
 /// shards: a commit under load changes most of them, and a storage request has a cost of its own whatever its size
 /// (Azurite looks every blob up by scanning the account's blobs), so that 64 small writes cost it more than one large
-/// one. The grain's own
-/// record held every lease in earlier versions: those are moved into the shards by the first write.
-/// The queue is not persisted: it can hold every cell of a
-/// large run, and writing it on each call would cost the square of the run's cells. A waiting cell asks again from
+/// one. The grain's own record held every lease in earlier versions: those are moved into the shards by the first write.
+/// The queue is not persisted: it can hold every cell of a large run, and writing it on each call would cost the square
+/// of the run's cells. A waiting cell asks again from
 /// time to time, which rebuilds the queue of a grain that moved. A lease's id is its request's id: a cell whose silo
 /// died returns the lease of its lost attempt by that id, and a cell that asks again for a request already granted or
 /// queued gets that grant or keeps its place.

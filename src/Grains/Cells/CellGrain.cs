@@ -196,7 +196,10 @@ public sealed partial class CellGrain(
                 try
                 {
                     var request = new AttemptRequest(work.RunId, cell, number, AttemptId(work, number),
-                        work.Suites, work.Policy, lease.Resource, OutputRoot(work), work.KeepFailedFor, next.Scope, next.Trigger);
+                        work.Suites, work.Policy, lease.Resource, OutputRoot(work), work.KeepFailedFor, next.Scope, next.Trigger)
+                    {
+                        Try = number - state.State.Attempts.Count(a => a.ErrorKind == LostKind),
+                    };
                     result = await Task.Run(() => runner.RunAsync(request,
                         (stage, detail) => NotifyAsync(run, Update(work, stage, number, detail)),
                         cancellationToken), CancellationToken.None);

@@ -203,13 +203,19 @@ public sealed partial class RunGrain(
 
     public Task<RunSpec?> GetSpecAsync() => Task.FromResult(spec.State.Spec);
 
+    /// <summary>The resume a reminder tick started, if one is still going.</summary>
+    private Task _resuming = Task.CompletedTask;
+
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         // Not awaited: resuming calls every open cell (thousands) and dispatches, which can take minutes on a loaded
         // cluster, and a reminder's turn is not interleaved: every cell update would queue behind it (the 10,000-cell
         // three-silo run wedged there with 11,000 updates queued, Orleans scanning that queue on every message). It goes
-        // on interleaved, as the watchdog does.
-        if (Open) ResumeAsync().Ignore();
+        // on interleaved, as the watchdog does; a tick that finds the last one's still going leaves it be.
+        if (Open)
+        {
+            if (_resuming.IsCompleted) (_resuming = ResumeAsync()).Ignore();
+        }
         else if (await this.GetReminder(reminderName) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
