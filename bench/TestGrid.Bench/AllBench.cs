@@ -78,6 +78,13 @@ internal static class AllBench
 
         var date = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         var machine = Machine();
+        var resultsPath = Path.Combine(repo, "bench", "results", $"{date}.json");
+        if (only is not null && File.Exists(resultsPath))
+        {
+            var measured = figures.Select(f => (f.Bench, f.Name)).ToHashSet();
+            var earlier = JsonNode.Parse(await File.ReadAllTextAsync(resultsPath).ConfigureAwait(false))?["figures"]?.Deserialize<List<Figure>>(Figures.Json) ?? [];
+            figures = [.. earlier.Where(f => !measured.Contains((f.Bench, f.Name))), .. figures];
+        }
         var results = new JsonObject
         {
             ["date"] = date,
@@ -88,13 +95,6 @@ internal static class AllBench
             ["failed"] = new JsonArray([.. failed.Select(f => (JsonNode)f)]),
             ["figures"] = JsonNode.Parse(JsonSerializer.Serialize(figures, Figures.Json)),
         };
-        var resultsPath = Path.Combine(repo, "bench", "results", $"{date}.json");
-        if (only is not null && File.Exists(resultsPath))
-        {
-            var measured = figures.Select(f => (f.Bench, f.Name)).ToHashSet();
-            var earlier = JsonNode.Parse(await File.ReadAllTextAsync(resultsPath).ConfigureAwait(false))?["figures"]?.Deserialize<List<Figure>>(Figures.Json) ?? [];
-            figures = [.. earlier.Where(f => !measured.Contains((f.Bench, f.Name))), .. figures];
-        }
         Directory.CreateDirectory(Path.GetDirectoryName(resultsPath)!);
         await File.WriteAllTextAsync(resultsPath, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
         RewriteTable(Path.Combine(repo, "BENCHMARKS.md"), Table(figures, date, machine, resultsPath[(repo.Length + 1)..]));
