@@ -273,10 +273,12 @@ internal static class ScaleBench
         var attempts = measured.Cells.SelectMany(c => c.Attempts.Select(a => (Cell: c.Cell, Attempt: a))).ToList();
         var makespan = (attempts.Max(a => a.Attempt.EndedAt) - spec.CreatedAt).TotalSeconds;
         var longest = measured.Cells.Max(c => c.Attempts.Sum(a => (a.EndedAt - a.StartedAt).TotalSeconds));
-        var poolBound = attempts.GroupBy(a => SimulatedProvider.PoolOf(a.Cell))
-            .Max(g => g.Sum(a => (a.Attempt.EndedAt - a.Attempt.StartedAt).TotalSeconds) / pools[g.Key]);
+        // Per quota pool, its attempts' durations in the order they started.
+        var byPool = attempts.GroupBy(a => SimulatedProvider.PoolOf(a.Cell))
+            .Select(g => (Pool: g.Key, Durations: g.OrderBy(a => a.Attempt.StartedAt).Select(a => (a.Attempt.EndedAt - a.Attempt.StartedAt).TotalSeconds).ToList())).ToList();
+        var poolBound = byPool.Max(p => p.Durations.Sum() / pools[p.Pool]);
         var bound = Math.Max(longest, poolBound);
-        var ideal = Math.Max(longest, attempts.GroupBy(a => SimulatedProvider.PoolOf(a.Cell)).Max(g => ListSchedule([.. g.OrderBy(a => a.Attempt.StartedAt).Select(a => (a.Attempt.EndedAt - a.Attempt.StartedAt).TotalSeconds)], pools[g.Key])));
+        var ideal = Math.Max(longest, byPool.Max(p => ListSchedule(p.Durations, pools[p.Pool])));
         var states = measured.Cells.GroupBy(c => c.State).ToDictionary(g => g.Key, g => g.Count());
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
