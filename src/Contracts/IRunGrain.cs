@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Orleans.Concurrency;
+using TestGrid.Certification;
 using TestGrid.Matrix;
 using TestGrid.Plan;
 using TestGrid.Reports;
@@ -79,6 +80,9 @@ public sealed record RunSpec
 
     /// <summary>Keep machines of failed or errored attempts this long (<c>--keep failed</c>); null destroys them.</summary>
     [Id(8)] public TimeSpan? KeepFailedFor { get; init; }
+
+    /// <summary>Set when the run certifies a partner's machines (<c>testgrid certify</c>): hardware collected, identifying values redacted.</summary>
+    [Id(9)] public CertificationSpec? Certification { get; init; }
 }
 
 /// <summary>What to rerun: cells, each with the tests to run (empty: all), and why.</summary>

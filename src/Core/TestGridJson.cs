@@ -25,6 +25,7 @@ namespace TestGrid;
 [JsonSerializable(typeof(MatrixDefinition))]
 [JsonSerializable(typeof(SkuCatalog))]
 [JsonSerializable(typeof(PolicyDefinition))]
+[JsonSerializable(typeof(TestGrid.Certification.CertificationSpec))]
 [JsonSerializable(typeof(SuiteDocument))]
 [JsonSerializable(typeof(SuitePackage))]
 [JsonSerializable(typeof(HostInventory))]
