@@ -33,6 +33,9 @@ public sealed record AttemptRequest(
     /// </summary>
     public int Try { get; init; } = Number;
 
+    /// <summary>Set when the attempt certifies a partner's machine: its hardware is collected and every identifying value redacted.</summary>
+    public TestGrid.Certification.CertificationSpec? Certification { get; init; }
+
     /// <summary>This attempt's result: what the runner found, with the request's number, id, scope and trigger.</summary>
     public AttemptResult Result(AttemptOutcome outcome, DateTimeOffset startedAt, DateTimeOffset endedAt, string? machine,
         IReadOnlyList<TestResult> tests, IReadOnlyDictionary<string, double> metrics, string? artifacts, string? kind = null, string? error = null) => new()

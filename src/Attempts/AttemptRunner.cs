@@ -2,7 +2,9 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using TestGrid.Attempts.Artifacts;
 using TestGrid.Attempts.Boot;
+using TestGrid.Attempts.Certification;
 using TestGrid.Attempts.Suites;
+using TestGrid.Certification;
 using TestGrid.Provision;
 using TestGrid.Results;
 using TestGrid.Ssh;
@@ -27,13 +29,34 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
     {
         using var span = TestGridTelemetry.StartAttempt(request.RunId, request.Cell.Id, request.Number, request.AttemptId, provider.Name);
         var folder = ArtifactLayout.AttemptFolder(request.Cell, request.Number);
-        using var log = new AttemptLog(Path.Combine(request.OutputRoot, folder, "attempt.log"), request.AttemptId, logger);
+        var log = new AttemptLog(Path.Combine(request.OutputRoot, folder, "attempt.log"), request.AttemptId, logger);
+        Redactor? redactor;
+        AttemptResult result;
+        try
+        {
+            (result, redactor) = await RunAsync(request, folder, log, stage, span, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            log.Dispose();
+        }
+        // A certification attempt: what was written before its hardware was known is redacted now, with the log closed.
+        if (redactor is not null) result = await HardwareStage.RedactAsync(redactor, Path.Combine(request.OutputRoot, folder), result).ConfigureAwait(false);
+        await using (var file = File.Create(Path.Combine(request.OutputRoot, folder, "result.json")))
+            await System.Text.Json.JsonSerializer.SerializeAsync(file, result, TestGridJsonContext.Default.AttemptResult, CancellationToken.None).ConfigureAwait(false);
+        return result;
+    }
+
+    private async Task<(AttemptResult Result, Redactor? Redactor)> RunAsync(AttemptRequest request, string folder, AttemptLog log, StageCallback stage, Activity? span,
+        CancellationToken cancellationToken)
+    {
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         var tests = new List<TestResult>();
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         Machine? machine = null;
         SshSession? session = null;
+        Redactor? redactor = null;
         log.Write($"attempt {request.Number} ({request.AttemptId}) of cell {request.Cell.Name} ({request.Cell.Id}), run {request.RunId}, provider {provider.Name}");
 
         AttemptResult Result(AttemptOutcome outcome, string? kind = null, string? error = null) =>
@@ -74,8 +97,20 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
             }
 
             await stage(CellState.RunningSuites, machine.Name).ConfigureAwait(false);
+            HardwareFacts? hardware = null;
+            if (request.Certification is { } certification)
+                (hardware, redactor) = await HardwareStage.CollectAsync(session, machine, certification, log, Path.Combine(request.OutputRoot, folder), cancellationToken).ConfigureAwait(false);
             var reached = machine;
-            await new SuiteRunner(session, request, reached, metrics, () => reached.Console?.Elapsed ?? clock.Elapsed, log).RunAsync(stage, tests, cancellationToken).ConfigureAwait(false);
+            var suites = new SuiteRunner(session, request, reached, metrics, () => reached.Console?.Elapsed ?? clock.Elapsed, log, sshOptions, hardware);
+            try
+            {
+                await suites.RunAsync(stage, tests, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                // The reboot cycles end the session they started with: teardown uses the last one.
+                session = suites.Session;
+            }
             result = Result(AttemptOutcome.Completed);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -99,9 +134,7 @@ public sealed class AttemptRunner(IMachineProvider provider, SshSessionOptions s
         span?.SetTag(TestGridTelemetry.AttemptOutcomeAttribute, TestGridTelemetry.OutcomeName(result.Outcome));
         span?.SetTag(TestGridTelemetry.CellStateAttribute, TestGridTelemetry.StateName(result.CellState));
         TestGridTelemetry.AttemptEnded(provider.Name, result.Outcome, result.ErrorKind, clock.Elapsed);
-        await using (var file = File.Create(Path.Combine(request.OutputRoot, folder, "result.json")))
-            await System.Text.Json.JsonSerializer.SerializeAsync(file, result, TestGridJsonContext.Default.AttemptResult, CancellationToken.None).ConfigureAwait(false);
-        return result;
+        return (result, redactor);
     }
 
     /// <summary>

@@ -29,6 +29,7 @@ public static class Cli
             WatchCommand.Create(console),
             JanitorCommand.Create(console),
             HistoryCommand.Create(console),
+            CertifyCommand.Create(console),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

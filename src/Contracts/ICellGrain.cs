@@ -65,4 +65,7 @@ public sealed record CellWork
 
     /// <summary>Why this round runs (e.g. <c>rerun --failed</c>); null for the first.</summary>
     [Id(10)] public string? Trigger { get; init; }
+
+    /// <summary>The run's certification (<see cref="RunSpec.Certification"/>); null for other runs.</summary>
+    [Id(11)] public TestGrid.Certification.CertificationSpec? Certification { get; init; }
 }

@@ -20,8 +20,12 @@ public sealed partial class AttemptLog : IAttemptLog, IDisposable
         _logger = logger;
     }
 
+    /// <summary>Once set (a certification attempt, after its hardware is known), every line is written redacted.</summary>
+    public TestGrid.Certification.Redactor? Redactor { get; set; }
+
     public void Write(string message)
     {
+        if (Redactor is { } redactor) message = redactor.Redact(message);
         lock (_lock) _file.WriteLine($"{DateTimeOffset.UtcNow.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture)} {message}");
         LogLine(_logger, _attemptId, message);
     }

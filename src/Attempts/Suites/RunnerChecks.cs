@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using TestGrid.Certification;
 using TestGrid.Results;
 using TestGrid.Suites;
 
@@ -17,10 +18,11 @@ internal static partial class RunnerChecks
 
     public sealed record Outcome(TestOutcome Result, string? Reason, string Output);
 
-    public static Outcome Run(string check, AttemptRequest request, Provision.Machine machine, IReadOnlyDictionary<string, double> metrics) => check switch
+    public static Outcome Run(string check, AttemptRequest request, Provision.Machine machine, IReadOnlyDictionary<string, double> metrics, HardwareFacts? hardware) => check switch
     {
         Checks.Console => Console(machine),
         Checks.BootThresholds => Thresholds(request, metrics),
+        Checks.Hardware => Hardware(machine, hardware),
         _ => new Outcome(TestOutcome.Error, $"unknown check '{check}'", ""),
     };
 
@@ -70,6 +72,24 @@ internal static partial class RunnerChecks
         return failures.Count == 0
             ? new Outcome(TestOutcome.Passed, null, output.ToString())
             : new Outcome(TestOutcome.Failed, string.Join("; ", failures), output.ToString());
+    }
+
+    /// <summary>
+    /// The machine is what its owner declared: every declared field compared with what the attempt collected, each
+    /// difference named with both values. Output is written before redaction, which the attempt applies to it.
+    /// </summary>
+    private static Outcome Hardware(Provision.Machine machine, HardwareFacts? hardware)
+    {
+        if (hardware is null) return new Outcome(TestOutcome.Skipped, "this run collects no hardware: only certification runs do (testgrid certify)", "");
+        if (machine.Declared is not { } declared) return new Outcome(TestOutcome.Skipped, $"the inventory declares no hardware for {machine.Name}", "");
+        var mismatches = HardwareComparison.Compare(declared, hardware);
+        var output = new StringBuilder().AppendLine(CultureInfo.InvariantCulture, $"found on {machine.Name}:");
+        output.AppendLine(HardwareCollector.Describe(hardware));
+        if (mismatches.Count == 0) return new Outcome(TestOutcome.Passed, null, output.AppendLine("every declared field matches").ToString());
+        output.AppendLine(CultureInfo.InvariantCulture, $"{mismatches.Count} mismatches with the declaration:");
+        foreach (var mismatch in mismatches) output.AppendLine(mismatch.ToString());
+        var reason = mismatches.Count == 1 ? mismatches[0].ToString() : $"{mismatches[0]} (and {mismatches.Count - 1} more)";
+        return new Outcome(TestOutcome.Failed, reason, output.ToString());
     }
 
     /// <summary>The line without terminal colour codes, at most 300 characters.</summary>

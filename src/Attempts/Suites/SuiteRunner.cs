@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using TestGrid.Attempts.Artifacts;
+using TestGrid.Attempts.Certification;
+using TestGrid.Certification;
 using TestGrid.Results;
 using TestGrid.Ssh;
 using TestGrid.Suites;
@@ -17,9 +19,13 @@ namespace TestGrid.Attempts.Suites;
 /// scope runs only the tests it names.
 /// </summary>
 /// <param name="sinceStart">Time since the machine started: when the first test command went out is measured with it.</param>
+/// <param name="hardware">What a certification attempt found the machine to be (the hardware check compares it with the declaration).</param>
 public sealed partial class SuiteRunner(SshSession session, AttemptRequest request, Provision.Machine machine, Dictionary<string, double> metrics,
-    Func<TimeSpan> sinceStart, AttemptLog log)
+    Func<TimeSpan> sinceStart, AttemptLog log, SshSessionOptions sshOptions, HardwareFacts? hardware = null)
 {
+    /// <summary>The session the suites ended on: the reboot cycles replace the one they were given.</summary>
+    public SshSession Session => session;
+
     private readonly string _remoteRoot = RemoteRoot(request);
 
     /// <summary>The attempt's folder on the machine; teardown removes it.</summary>
@@ -120,7 +126,7 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
             await stage(CellState.RunningSuites, $"{package.Suite.Name}/{test.Id}").ConfigureAwait(false);
             if (test.Check is { } check)
             {
-                results.Add(await RunCheckAsync(package.Suite, test, check, blocking).ConfigureAwait(false));
+                results.Add(await RunCheckAsync(package.Suite, test, check, blocking, cancellationToken).ConfigureAwait(false));
                 continue;
             }
             var result = await RunTestAsync(package.Suite, test, blocking, 0, cancellationToken).ConfigureAwait(false);
@@ -135,14 +141,27 @@ public sealed partial class SuiteRunner(SshSession session, AttemptRequest reque
         }
     }
 
-    private async Task<TestResult> RunCheckAsync(SuiteDefinition suite, TestDefinition test, string check, bool blocking)
+    private async Task<TestResult> RunCheckAsync(SuiteDefinition suite, TestDefinition test, string check, bool blocking, CancellationToken cancellationToken)
     {
         log.Write($"{suite.Name}/{test.Id}: runner check {check}");
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var outcome = RunnerChecks.Run(check, request, machine, metrics);
+        RunnerChecks.Outcome outcome;
+        var reported = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (check == Checks.RebootCycles)
+        {
+            var folder = Path.Combine(request.OutputRoot, ArtifactLayout.AttemptFolder(request.Cell, request.Number));
+            var cycles = await new RebootCycles(machine, sshOptions, request.Policy.Certification, log, folder).RunAsync(session, cancellationToken).ConfigureAwait(false);
+            session = cycles.Session;
+            outcome = new RunnerChecks.Outcome(cycles.Result, cycles.Reason, cycles.Output);
+            foreach (var (name, value) in cycles.Metrics) reported[name] = value;
+        }
+        else
+        {
+            outcome = RunnerChecks.Run(check, request, machine, metrics, hardware);
+        }
         var output = new OutputCapture();
         output.Append(Encoding.UTF8.GetBytes(outcome.Output));
-        return await RecordAsync(suite, test, blocking, 0, outcome.Result, outcome.Reason, null, watch.Elapsed, output.ToCaptured(), new Dictionary<string, double>()).ConfigureAwait(false);
+        return await RecordAsync(suite, test, blocking, 0, outcome.Result, outcome.Reason, null, watch.Elapsed, output.ToCaptured(), reported).ConfigureAwait(false);
     }
 
     private async Task<TestResult> RunTestAsync(SuiteDefinition suite, TestDefinition test, bool blocking, int rerun, CancellationToken cancellationToken)

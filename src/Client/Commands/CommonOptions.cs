@@ -18,6 +18,25 @@ internal static class CommonOptions
         DefaultValueFactory = _ => MatrixLoader.DefaultFileName,
     };
 
+    public static Option<string?> RunId()
+    {
+        var runId = new Option<string?>("--run-id") { Description = "Name the run (letters, digits, '-', '_'). Default: time-based." };
+        runId.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string?>();
+            if (value is not null && !IsName(value, 64))
+                result.AddError("--run-id takes 1–64 letters, digits, '-' and '_'");
+        });
+        return runId;
+    }
+
+    /// <summary>A run id from the time, unique enough for one lab: <c>yyyyMMdd-HHmmss-xxxx</c>.</summary>
+    public static string NewRunId(string? prefix = null) => $"{prefix}{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
+
+    /// <summary>1 to <paramref name="max"/> letters, digits, '-' and '_': safe in file names, ledger keys and grain keys.</summary>
+    public static bool IsName(string value, int max) =>
+        value.Length > 0 && value.Length <= max && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+
     public static Option<string> Output() => new Option<string>("--output", "-o")
     {
         Description = "text for people, json for programs.",

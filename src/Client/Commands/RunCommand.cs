@@ -28,13 +28,7 @@ internal static class RunCommand
         var outDir = new Option<string?>("--out") { Description = "Folder for verdict.json, junit.xml, summary.md and attempt logs. Default: results/<run id>." };
         var parallel = CommonOptions.Parallel();
         var azure = CommonOptions.Azure();
-        var runId = new Option<string?>("--run-id") { Description = "Name the run (letters, digits, '-', '_'). Default: time-based." };
-        runId.Validators.Add(result =>
-        {
-            var value = result.GetValueOrDefault<string?>();
-            if (value is not null && (value.Length == 0 || value.Length > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')))
-                result.AddError("--run-id takes 1–64 letters, digits, '-' and '_'");
-        });
+        var runId = CommonOptions.RunId();
         var keep = new Option<string>("--keep")
         {
             Description = "failed: keep the machines of failed or errored attempts running (for --keep-for) and print how to reach them.",
@@ -93,7 +87,7 @@ internal static class RunCommand
                 Qemu = images is null ? null : new QemuSpec(images, args.BootTimeoutSeconds, args.Accelerator),
                 Azure = azure,
             };
-            var runId = args.RunId ?? $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
+            var runId = args.RunId ?? CommonOptions.NewRunId();
             outputRoot = Path.GetFullPath(args.Out ?? Path.Combine("results", runId));
             PrepareOutput(outputRoot);
             spec = new RunSpec
@@ -114,14 +108,26 @@ internal static class RunCommand
             return console.InvalidInput(e.Errors);
         }
 
+        return await StartAsync(console, parse, target, spec, args.Matrix, args.Json, args.Verbose, args.Detach, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Starts a planned run on the embedded engine (data folder beside <paramref name="anchor"/> unless <c>--data</c>)
+    /// or a cluster, and follows it to its verdict (or, detached, prints its id); returns the exit code.
+    /// </summary>
+    internal static async Task<int> StartAsync(CliConsole console, ParseResult parse, EngineTarget target, RunSpec spec, string anchor, bool json, bool verbose, bool detach,
+        CancellationToken cancellationToken)
+    {
+        var log = json ? console.Error : console.Out;
+        var outputRoot = spec.OutputRoot;
         var cluster = target.IsCluster(parse);
-        if (args.Provider == QemuProvider.ProviderName && !cluster)
+        if (spec.Provider.Name == QemuProvider.ProviderName && !cluster)
             foreach (var item in QemuJanitor.Sweep(DateTimeOffset.UtcNow, dryRun: false)) log.WriteLine($"janitor: {JanitorCommand.Describe(item)}");
 
         EngineHost engine;
         try
         {
-            engine = await target.OpenAsync(parse, args.Matrix, autoResume: true, args.Verbose ? LogLevel.Information : LogLevel.Warning, CancellationToken.None).ConfigureAwait(false);
+            engine = await target.OpenAsync(parse, anchor, autoResume: true, verbose ? LogLevel.Information : LogLevel.Warning, CancellationToken.None).ConfigureAwait(false);
         }
         catch (InputException e)
         {
@@ -135,14 +141,14 @@ internal static class RunCommand
                     $"a run '{spec.RunId}' already exists in the {engine.Description}: finish it with 'testgrid resume {spec.RunId}', or choose another --run-id")]);
             log.WriteLine($"run {spec.RunId}: {spec.Plan.Cells.Count} cells of matrix {spec.Plan.Matrix} on {spec.Provider.Name}, up to {spec.Parallelism} at once; {engine.Description}; output in {outputRoot}");
             await run.StartAsync(spec).ConfigureAwait(false);
-            if (args.Detach)
+            if (detach)
             {
                 console.Out.WriteLine(spec.RunId);
                 log.WriteLine($"submitted; follow it with: testgrid watch {spec.RunId} --cluster {parse.GetValue(target.Cluster)}");
                 return ExitCodes.Pass;
             }
-            if (!cluster) log.WriteLine($"if this process dies, finish the run with: testgrid resume {spec.RunId} --data {target.DataFolder(parse, args.Matrix)}");
-            return await RunFollower.FollowAsync(console, run, spec, args.Json, outputRoot, cancelOnInterrupt: true, cancellationToken).ConfigureAwait(false);
+            if (!cluster) log.WriteLine($"if this process dies, finish the run with: testgrid resume {spec.RunId} --data {target.DataFolder(parse, anchor)}");
+            return await RunFollower.FollowAsync(console, run, spec, json, outputRoot, cancelOnInterrupt: true, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -153,7 +159,7 @@ internal static class RunCommand
         return args.Inventory is null ? null : InventoryLoader.Load(args.Inventory);
     }
 
-    private static void PrepareOutput(string outputRoot)
+    internal static void PrepareOutput(string outputRoot)
     {
         try
         {

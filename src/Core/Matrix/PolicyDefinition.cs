@@ -17,6 +17,7 @@ namespace TestGrid.Matrix;
 /// <param name="Quarantine">Tests whose failures do not block until an expiry date.</param>
 /// <param name="Waivers">Specific failures accepted for this release: who, why, until when.</param>
 /// <param name="Baselines">Boot-time regression against the history of the same image family × SKU.</param>
+/// <param name="Certification">How the certification suite's reboot cycles run (<c>testgrid certify</c>).</param>
 public sealed record PolicyDefinition(
     IReadOnlyList<string>? Blocking = null,
     IReadOnlyList<string>? Advisory = null,
@@ -27,8 +28,11 @@ public sealed record PolicyDefinition(
     FlakeRules? Flakes = null,
     IReadOnlyList<Exemption>? Quarantine = null,
     IReadOnlyList<Exemption>? Waivers = null,
-    BaselineRules? Baselines = null)
+    BaselineRules? Baselines = null,
+    CertificationRules? Certification = null)
 {
+    public CertificationRules Certification { get; init; } = Certification ?? new();
+
     public IReadOnlyList<string> Blocking { get; init; } = Blocking ?? [];
     public IReadOnlyList<string> Advisory { get; init; } = Advisory ?? [];
     public IReadOnlyList<MetricThreshold> Thresholds { get; init; } = Thresholds ?? [];
@@ -147,3 +151,9 @@ public sealed record BaselineRules(IReadOnlyList<string>? Metrics = null, double
 
     public IReadOnlyList<string> Metrics { get; init; } = Metrics ?? DefaultMetrics;
 }
+
+/// <summary>
+/// The certification suite's reboot cycles: how many, and how long a machine has from the reboot command to a login
+/// over SSH again. A host that misses the bound fails the test (its journal of that boot is kept).
+/// </summary>
+public sealed record CertificationRules(int Reboots = 3, int RebootTimeoutSeconds = 600);

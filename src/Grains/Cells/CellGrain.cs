@@ -199,6 +199,7 @@ public sealed partial class CellGrain(
                         work.Suites, work.Policy, lease.Resource, OutputRoot(work), work.KeepFailedFor, next.Scope, next.Trigger)
                     {
                         Try = number - state.State.Attempts.Count(a => a.ErrorKind == LostKind),
+                        Certification = work.Certification,
                     };
                     result = await Task.Run(() => runner.RunAsync(request,
                         (stage, detail) => NotifyAsync(run, Update(work, stage, number, detail)),

@@ -403,6 +403,7 @@ public sealed partial class RunGrain(
                 Provider = runSpec.Provider,
                 OutputRoot = runSpec.OutputRoot,
                 KeepFailedFor = runSpec.KeepFailedFor,
+                Certification = runSpec.Certification,
                 TraceParent = spec.State.TraceParent,
             });
         }

@@ -89,6 +89,15 @@ public sealed record Machine(string Name, SshTarget Ssh, TimeSpan ReadyTimeout, 
     /// <summary>What the provider needs to find its machine again (a VM's attempt id, a resource id).</summary>
     public string? Handle { get; init; }
 
+    /// <summary>Why the machine must not be rebooted (the certification suite's reboot cycles skip with it); null when it may.</summary>
+    public string? NotRebootable { get; init; }
+
+    /// <summary>The hardware its owner declared (a static host's inventory entry), for the certification suite to compare with what is found.</summary>
+    public TestGrid.Certification.HardwareDeclaration? Declared { get; init; }
+
+    /// <summary>Names of the machine that identify it (a static host's address when it is a DNS name): certification runs redact them.</summary>
+    public IReadOnlyList<string> Hostnames { get; init; } = [];
+
     /// <summary>An attempt's working folder on its machine; teardown removes it.</summary>
     public static string RemoteFolder(string attemptId) => $"/tmp/testgrid-{attemptId}";
 }

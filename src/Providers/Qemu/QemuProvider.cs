@@ -16,7 +16,8 @@ namespace TestGrid.Qemu;
 /// (<c>restrict=on</c>), KVM when it works for the guest's arch and TCG otherwise. Every machine is recorded with its
 /// run, attempt, runner and expiry so that <see cref="QemuJanitor"/> ends what a crashed runner left.
 /// </summary>
-public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
+/// <param name="reboot">Let guests reboot (see <see cref="CommandLine"/>): only a test's stand-in for a partner's rebootable host does.</param>
+public sealed class QemuProvider(QemuSpec spec, bool reboot = false) : IMachineProvider
 {
     public const string ProviderName = "qemu";
 
@@ -70,7 +71,7 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
         var (vcpus, memory) = Size(request.Cell.Sku, log);
         var kvm = UseKvm(image.Arch, log);
         var port = LocalPorts.Free();
-        var arguments = CommandLine(image, overlay, vcpus, memory, kvm, port, publicKey, request.AttemptId);
+        var arguments = CommandLine(image, overlay, vcpus, memory, kvm, port, publicKey, request.AttemptId, reboot);
 
         // setsid: the guest gets its own session, so a Ctrl-C at the terminal reaches the runner (which tears the
         // machine down) and not QEMU; stdin is a pipe, so QEMU never touches the terminal.
@@ -106,7 +107,11 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
 
         var name = $"qemu-{image.Arch.Name()}-{request.AttemptId}";
         var target = new SshTarget("127.0.0.1", port, "root", key, HostKeys: []);
-        return new Machine(name, target, TimeSpan.FromSeconds(spec.BootTimeoutSeconds), console) { Handle = request.AttemptId };
+        return new Machine(name, target, TimeSpan.FromSeconds(spec.BootTimeoutSeconds), console)
+        {
+            Handle = request.AttemptId,
+            NotRebootable = reboot ? null : "the QEMU provider's guests run with -no-reboot: a reboot would end the machine",
+        };
     }
 
     public async Task DestroyAsync(Machine machine, CancellationToken cancellationToken)
@@ -177,7 +182,9 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
     }
 
     /// <summary>QEMU's arguments: direct kernel boot of the overlay, console on stdout, SSH forwarded from 127.0.0.1 only.</summary>
-    public static IReadOnlyList<string> CommandLine(QemuImage image, string overlay, int vcpus, int memoryMiB, bool kvm, int sshPort, string publicKey, string attemptId)
+    /// <param name="reboot">Let a reboot in the guest restart it; the provider's guests end instead (<c>-no-reboot</c>), so
+    /// a machine that reboots by accident cannot run on unnoticed. A test's stand-in for a partner's host reboots.</param>
+    public static IReadOnlyList<string> CommandLine(QemuImage image, string overlay, int vcpus, int memoryMiB, bool kvm, int sshPort, string publicKey, string attemptId, bool reboot = false)
     {
         var arm = image.Arch == Arch.Arm64;
         var append = new StringBuilder(image.Append).Append(" panic=-1");
@@ -189,7 +196,7 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
             "-cpu", kvm ? "host" : arm ? "max,pauth-impdef=on" : "max",
             "-smp", vcpus.ToString(CultureInfo.InvariantCulture),
             "-m", memoryMiB.ToString(CultureInfo.InvariantCulture),
-            "-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
+            "-nodefaults", "-display", "none", "-monitor", "none", "-serial", "stdio",
             "-kernel", image.Kernel, "-initrd", image.Initrd,
             "-drive", $"file={overlay},if=none,id=disk0,format=qcow2,cache=unsafe",
             "-device", "virtio-blk-pci,drive=disk0",
@@ -197,6 +204,7 @@ public sealed class QemuProvider(QemuSpec spec) : IMachineProvider
             "-device", "virtio-net-pci,netdev=net0",
             "-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=rng0",
         };
+        if (!reboot) arguments.Add("-no-reboot");
         if (arm)
         {
             // No firmware, so no SMBIOS: the credential travels on the kernel command line (systemd ≥ 252).

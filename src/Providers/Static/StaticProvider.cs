@@ -34,7 +34,12 @@ public sealed class StaticProvider(HostInventory inventory) : IMachineProvider
         var host = inventory.Hosts.FirstOrDefault(h => ResourceOf(h) == request.Resource)
             ?? throw new ProvisionException("no-capacity", $"lease names {request.Resource}, which is not in the inventory");
         request.Log.Write($"static host {host.Name} ({host.User}@{host.Endpoint}), pinned host key {host.HostKey}");
-        return Task.FromResult(new Machine(host.Name, Target(host), TimeSpan.FromSeconds(inventory.ReadyTimeoutSeconds)));
+        return Task.FromResult(new Machine(host.Name, Target(host), TimeSpan.FromSeconds(inventory.ReadyTimeoutSeconds))
+        {
+            NotRebootable = host.Rebootable ? null : $"host {host.Name} is declared not rebootable (inventory: \"rebootable\": false)",
+            Declared = host.Hardware,
+            Hostnames = System.Net.IPAddress.TryParse(host.Address, out _) ? [] : [host.Address],
+        });
     }
 
     /// <summary>The host stays; what the dead runner's attempt left on it goes: its processes and its working folder.</summary>

@@ -140,7 +140,7 @@ public sealed class QemuUnitTests
     {
         using var workspace = new Workspace();
         var console = workspace.Write("console.log", "[    1.0] all good\n[   12.5] Kernel panic - not syncing: VFS: Unable to mount root fs\n[  OK  ] Started x\n[\u001b[0;1;31mFAILED\u001b[0m] Failed to start Network Service.\n");
-        var outcome = RunnerChecks.Run(Checks.Console, Request(), Machine(console), new Dictionary<string, double>());
+        var outcome = RunnerChecks.Run(Checks.Console, Request(), Machine(console), new Dictionary<string, double>(), null);
         Assert.That(outcome.Result, Is.EqualTo(TestOutcome.Failed));
         Assert.That(outcome.Reason, Is.EqualTo("console line 2: [   12.5] Kernel panic - not syncing: VFS: Unable to mount root fs"));
         Assert.That(outcome.Output, Does.Contain("console line 4: [FAILED] Failed to start Network Service."));
@@ -151,8 +151,8 @@ public sealed class QemuUnitTests
     {
         using var workspace = new Workspace();
         var console = workspace.Write("console.log", "[    1.0] Linux version 6.1\n[  OK  ] Reached target Multi-User System.\n");
-        Assert.That(RunnerChecks.Run(Checks.Console, Request(), Machine(console), new Dictionary<string, double>()).Result, Is.EqualTo(TestOutcome.Passed));
-        Assert.That(RunnerChecks.Run(Checks.Console, Request(), Machine(null), new Dictionary<string, double>()).Result, Is.EqualTo(TestOutcome.Skipped));
+        Assert.That(RunnerChecks.Run(Checks.Console, Request(), Machine(console), new Dictionary<string, double>(), null).Result, Is.EqualTo(TestOutcome.Passed));
+        Assert.That(RunnerChecks.Run(Checks.Console, Request(), Machine(null), new Dictionary<string, double>(), null).Result, Is.EqualTo(TestOutcome.Skipped));
     }
 
     [Test]
@@ -166,13 +166,13 @@ public sealed class QemuUnitTests
         ]);
         var metrics = new Dictionary<string, double> { ["boot.ssh_login"] = 42.5, ["boot.userspace"] = 25 };
 
-        var outcome = RunnerChecks.Run(Checks.BootThresholds, Request(policy), Machine(null), metrics);
+        var outcome = RunnerChecks.Run(Checks.BootThresholds, Request(policy), Machine(null), metrics, null);
 
         Assert.That(outcome.Result, Is.EqualTo(TestOutcome.Failed));
         Assert.That(outcome.Reason, Is.EqualTo("boot.userspace = 25 exceeds 20"));
         Assert.That(outcome.Output, Does.Contain("boot.ssh_login = 42.5 <= 60").And.Not.Contain("<= 10"));
-        Assert.That(RunnerChecks.Run(Checks.BootThresholds, Request(new PolicyDefinition()), Machine(null), metrics).Result, Is.EqualTo(TestOutcome.Skipped));
-        Assert.That(RunnerChecks.Run(Checks.BootThresholds, Request(policy), Machine(null), new Dictionary<string, double>()).Reason,
+        Assert.That(RunnerChecks.Run(Checks.BootThresholds, Request(new PolicyDefinition()), Machine(null), metrics, null).Result, Is.EqualTo(TestOutcome.Skipped));
+        Assert.That(RunnerChecks.Run(Checks.BootThresholds, Request(policy), Machine(null), new Dictionary<string, double>(), null).Reason,
             Does.Contain("boot.ssh_login was not measured"));
     }
 
