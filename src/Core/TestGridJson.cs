@@ -26,6 +26,7 @@ namespace TestGrid;
 [JsonSerializable(typeof(SkuCatalog))]
 [JsonSerializable(typeof(PolicyDefinition))]
 [JsonSerializable(typeof(TestGrid.Certification.CertificationSpec))]
+[JsonSerializable(typeof(TestGrid.Certification.HardwareFacts))]
 [JsonSerializable(typeof(SuiteDocument))]
 [JsonSerializable(typeof(SuitePackage))]
 [JsonSerializable(typeof(HostInventory))]
