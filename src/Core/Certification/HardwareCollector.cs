@@ -43,6 +43,7 @@ public static class HardwareCollector
         var disks = new List<DiskFacts>();
         var nics = new List<NicFacts>();
         var pci = new List<PciDeviceFacts>();
+        var complete = false;
         foreach (var line in text.EnumerateLines())
         {
             if (line.Length == 0 || line.Length > MaxLineChars) continue;
@@ -60,6 +61,9 @@ public static class HardwareCollector
                                 && Hex(fields[2], 4) is { } vendor && Hex(fields[3], 4) is { } device:
                     pci.Add(new PciDeviceFacts(slot, vendor, device, Hex(Field(fields, 4), 6), Clean(Field(fields, 5))));
                     break;
+                case "end" when fields.Length == 2 && fields[1] == "1":
+                    complete = true;
+                    break;
                 case var key when fields.Length == 2 && Known.Contains(key) && Clean(fields[1]) is { } value:
                     values.TryAdd(key, value);
                     break;
@@ -68,6 +72,7 @@ public static class HardwareCollector
         string? Get(string key) => values.GetValueOrDefault(key);
         return new HardwareFacts
         {
+            Complete = complete,
             CpuModel = Get("cpu_model"),
             Cpus = Long(Get("cpus")) is long cpus and > 0 and <= 1_000_000 ? (int)cpus : null,
             MemTotalKiB = Long(Get("mem_total_kib")) is long kib and > 0 ? kib : null,
@@ -104,6 +109,7 @@ public static class HardwareCollector
         {
             if (value is not null && value.ToString() is { Length: > 0 } shown) text.Append(CultureInfo.InvariantCulture, $"{name}: {shown}\n");
         }
+        if (!facts.Complete) text.Append("collection incomplete: the collector's output ended early\n");
         Line("cpu", $"{facts.CpuModel ?? "unknown model"} × {facts.Cpus?.ToString(CultureInfo.InvariantCulture) ?? "?"}");
         Line("memory", facts.MemoryGiB is double gib ? $"{gib.ToString("0.0", CultureInfo.InvariantCulture)} GiB (MemTotal)" : null);
         Line("system", Join(facts.SystemVendor, facts.SystemProduct, facts.DeviceTreeModel));

@@ -7,6 +7,12 @@ namespace TestGrid.Certification;
 /// </summary>
 public sealed record HardwareFacts
 {
+    /// <summary>
+    /// The collector ran to its end (its last line was seen): a fact missing from a complete collection is absent on
+    /// the machine; from an incomplete one (a dropped connection, a killed script), it is merely unknown.
+    /// </summary>
+    public bool Complete { get; init; }
+
     public string? CpuModel { get; init; }
 
     /// <summary>Logical CPUs in /proc/cpuinfo.</summary>

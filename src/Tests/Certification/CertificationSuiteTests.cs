@@ -118,6 +118,7 @@ public sealed class CertificationSuiteTests
         Assert.Multiple(() =>
         {
             Assert.That(result.ExitCode, Is.Zero);
+            Assert.That(facts.Complete, Is.True);
             Assert.That(facts.Cpus, Is.GreaterThan(0));
             Assert.That(facts.MemTotalKiB, Is.GreaterThan(0));
             Assert.That(facts.Hostname, Is.Not.Null.And.Not.Empty);

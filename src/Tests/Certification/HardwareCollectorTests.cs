@@ -49,6 +49,7 @@ public sealed class HardwareCollectorTests
         var facts = HardwareCollector.Parse(Captured);
         Assert.Multiple(() =>
         {
+            Assert.That(facts.Complete, Is.True);
             Assert.That((facts.CpuModel, facts.Cpus, facts.MemTotalKiB), Is.EqualTo(("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", (int?)128, (long?)527852620)));
             Assert.That(facts.MemoryGiB, Is.EqualTo(503.4).Within(0.1));
             Assert.That((facts.BiosVendor, facts.BiosVersion, facts.BiosDate, facts.Firmware), Is.EqualTo(("Dell Inc.", "2.19.1", "03/12/2024", "Dell Inc. 2.19.1 03/12/2024")));
@@ -97,6 +98,7 @@ public sealed class HardwareCollectorTests
             Assert.That(await errors, Is.Empty, "the script prints nothing on stderr");
             Assert.That(facts.Cpus, Is.EqualTo(Environment.ProcessorCount));
             Assert.That(facts.MemTotalKiB, Is.GreaterThan(0));
+            Assert.That(facts.Complete, Is.True);
             Assert.That(facts.Hostname, Is.EqualTo(File.ReadAllText("/proc/sys/kernel/hostname").Trim()));
             Assert.That(facts.Kernel, Is.EqualTo(File.ReadAllText("/proc/sys/kernel/osrelease").Trim()));
             Assert.That(facts.Os, Is.Not.Null.And.Not.Empty);
@@ -127,6 +129,7 @@ public sealed class HardwareCollectorTests
         Assert.Multiple(() =>
         {
             Assert.That(facts.CpuModel, Is.Null);
+            Assert.That(facts.Complete, Is.False, "no end line");
             Assert.That((facts.Cpus, facts.MemTotalKiB), Is.EqualTo(((int?)null, (long?)null)));
             Assert.That(facts.Hostname, Does.StartWith("evil").And.Length.LessThanOrEqualTo(HardwareCollector.MaxValueChars));
             Assert.That(facts.Hostname, Does.Not.Contain("\u001b").And.Not.Contain("\u0007"));
@@ -140,6 +143,8 @@ public sealed class HardwareCollectorTests
         Assert.DoesNotThrow(() => HardwareCollector.Parse(new string('\n', 3_000_000)));
         Assert.DoesNotThrow(() => HardwareCollector.Parse(Encoding.Latin1.GetString(junk)));
         Assert.That(HardwareCollector.Parse(Captured + "\n" + new string('x', 5_000_000)).Cpus, Is.EqualTo(128), "a flood after the facts does not lose them");
+        var cut = HardwareCollector.Parse(Captured[..Captured.IndexOf("kernel", StringComparison.Ordinal)]);
+        Assert.That((cut.Complete, cut.Cpus, cut.Kernel), Is.EqualTo((false, (int?)128, (string?)null)), "output cut short: what came is kept, and it says so");
     }
 
     /// <summary>Many device lines with long fields.</summary>
