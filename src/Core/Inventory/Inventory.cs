@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using TestGrid.Certification;
 using TestGrid.Input;
 using TestGrid.Matrix;
 
@@ -13,6 +14,8 @@ public sealed record HostInventory(IReadOnlyList<StaticHost> Hosts, int ReadyTim
 /// <param name="HostKey">The host key's fingerprint as <c>ssh-keygen -l</c> prints it: <c>SHA256:</c> and 43 base64 characters.</param>
 /// <param name="Sku">The SKU label: which matrix SKU this machine stands for.</param>
 /// <param name="Region">When set, the host serves only cells of this region; otherwise any region.</param>
+/// <param name="Hardware">What the partner declares of the machine's hardware; <c>testgrid certify</c> compares it with what the machine reports.</param>
+/// <param name="Rebootable">Whether certification may reboot the machine (the <c>reboot-cycles</c> check); false for a machine others use, or a container.</param>
 public sealed record StaticHost(
     string Name,
     string Address,
@@ -22,7 +25,9 @@ public sealed record StaticHost(
     Arch Arch,
     string Sku,
     int Port = 22,
-    string? Region = null)
+    string? Region = null,
+    HardwareDeclaration? Hardware = null,
+    bool Rebootable = true)
 {
     /// <summary>What identifies the machine across runs and inventories: two leases never share it.</summary>
     [JsonIgnore] public string Endpoint => $"{Address}:{Port}";

@@ -44,6 +44,15 @@ public static class Checks
 
     /// <summary>Compares the attempt's metrics with the policy's thresholds.</summary>
     public const string BootThresholds = "boot-thresholds";
+
+    /// <summary>
+    /// Certification: collects the machine's hardware over SSH and compares it with the inventory's <c>hardware</c>
+    /// declaration of the host; every mismatch fails the test with both values. Identifying values are redacted.
+    /// </summary>
+    public const string Hardware = "hardware";
+
+    /// <summary>Certification: reboots the machine several times and checks it comes back each time with the same hardware (hosts declared <c>rebootable</c>).</summary>
+    public const string RebootCycles = "reboot-cycles";
 }
 
 /// <summary>Where a test applies. A cell that does not meet them skips the test with the reason.</summary>
