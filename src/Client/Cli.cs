@@ -29,6 +29,11 @@ public static class Cli
             WatchCommand.Create(console),
             JanitorCommand.Create(console),
             HistoryCommand.Create(console),
+            KeygenCommand.Create(console),
+            BundleCommand.Create(console),
+            VerifyCommand.Create(console),
+            SubmitCommand.Create(console),
+            SubmissionsCommand.Create(console),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
