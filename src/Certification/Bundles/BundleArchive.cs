@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using System.IO.Compression;
+using System.Security.Cryptography;
 using System.Text;
 
 namespace TestGrid.Certification.Bundles;
@@ -8,7 +9,8 @@ namespace TestGrid.Certification.Bundles;
 /// What an archive holds, read defensively: every regular file's path, SHA-256 and size, the manifest's bytes, and
 /// every problem met (instead of an exception). Entries with absolute paths, <c>..</c> or empty segments, backslashes
 /// or control characters, links, devices and every other non-regular entry are refused; sizes and counts are capped,
-/// so a hostile archive cannot fill memory or disk (nothing is extracted: contents are hashed as they stream by).
+/// so a hostile archive cannot fill memory or disk (nothing is extracted: contents are hashed as they stream by). The
+/// archive's own SHA-256 is taken in the same pass, so what is checked against a signature is exactly what was read.
 /// </summary>
 public sealed class BundleArchive
 {
@@ -18,12 +20,20 @@ public sealed class BundleArchive
     public const int MaxManifestBytes = 64 << 20;
     public const int MaxPathLength = 1024;
 
-    private BundleArchive(IReadOnlyDictionary<string, BundleFile> files, byte[]? manifest, IReadOnlyList<string> problems)
+    private BundleArchive(string sha256, long size, IReadOnlyDictionary<string, BundleFile> files, byte[]? manifest, IReadOnlyList<string> problems)
     {
+        Sha256 = sha256;
+        Size = size;
         Files = files;
         Manifest = manifest;
         Problems = problems;
     }
+
+    /// <summary>The archive's SHA-256 (hex), over every byte of it.</summary>
+    public string Sha256 { get; }
+
+    /// <summary>The archive's size in bytes.</summary>
+    public long Size { get; }
 
     /// <summary>The regular files, the manifest included, by path.</summary>
     public IReadOnlyDictionary<string, BundleFile> Files { get; }
@@ -38,9 +48,10 @@ public sealed class BundleArchive
         var files = new SortedDictionary<string, BundleFile>(StringComparer.Ordinal);
         var problems = new List<string>();
         byte[]? manifest = null;
+        await using var hashing = new HashingStream(archive);
         try
         {
-            await using var gzip = new GZipStream(archive, CompressionMode.Decompress, leaveOpen: true);
+            await using var gzip = new GZipStream(hashing, CompressionMode.Decompress, leaveOpen: true);
             await using var reader = new TarReader(gzip, leaveOpen: true);
             var count = 0;
             long total = 0;
@@ -94,7 +105,10 @@ public sealed class BundleArchive
         {
             problems.Add($"the archive cannot be read as tar.gz ({files.Count} entries read): {e.Message}");
         }
-        return new BundleArchive(files, manifest, problems);
+        // What follows the tar's end (and what a broken archive left unread) is part of the archive's hash too.
+        await hashing.CopyToAsync(Stream.Null, cancellationToken);
+        var (archiveSha256, archiveSize) = hashing.Finish();
+        return new BundleArchive(archiveSha256, archiveSize, files, manifest, problems);
     }
 
     /// <summary>Why a path may not be in a bundle; null when it may.</summary>
@@ -116,5 +130,55 @@ public sealed class BundleArchive
         foreach (var c in name.Take(200)) builder.Append(char.IsControl(c) ? $"\\u{(int)c:x4}" : c);
         if (name.Length > 200) builder.Append("…");
         return builder.ToString();
+    }
+}
+
+/// <summary>A read-only stream that hashes (SHA-256) and counts every byte read through it.</summary>
+internal sealed class HashingStream(Stream inner) : Stream
+{
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private long _size;
+
+    public (string Sha256, long Size) Finish() => (Convert.ToHexStringLower(_hash.GetHashAndReset()), _size);
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var read = inner.Read(buffer);
+        Append(buffer[..read]);
+        return read;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await inner.ReadAsync(buffer, cancellationToken);
+        Append(buffer.Span[..read]);
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    private void Append(ReadOnlySpan<byte> data)
+    {
+        _hash.AppendData(data);
+        _size += data.Length;
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => _size; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _hash.Dispose();
+        base.Dispose(disposing);
     }
 }

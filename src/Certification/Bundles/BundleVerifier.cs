@@ -6,6 +6,7 @@ using TestGrid.Input;
 namespace TestGrid.Certification.Bundles;
 
 /// <summary>What verifying a bundle found: the archive's SHA-256 and size, its manifest when readable, and every problem (none: good).</summary>
+/// <param name="SignedBy">The id of the key whose signature verified; null when none was checked or it did not verify.</param>
 public sealed record BundleVerification(string ArchiveSha256, long Size, BundleManifest? Manifest, string? SignedBy, IReadOnlyList<string> Problems)
 {
     public bool Good => Problems.Count == 0;
@@ -13,41 +14,47 @@ public sealed record BundleVerification(string ArchiveSha256, long Size, BundleM
 
 /// <summary>
 /// Verifies a bundle offline: its detached signature against a public key (which key signed, over which archive
-/// bytes), then its contents against its manifest (files added, removed or changed; the inputs' hashes). Every problem
-/// is reported, one line each, not only the first. Unreadable files (missing, not a key) are <see cref="InputException"/>s.
+/// bytes), and its contents against its manifest (files added, removed or changed; the inputs' hashes). Every problem
+/// is reported, one line each, not only the first. The archive is read once: the signature is checked against the
+/// hash of exactly the bytes whose contents were checked. Unreadable files (missing, too large a signature file is not)
+/// are <see cref="InputException"/>s.
 /// </summary>
 public static class BundleVerifier
 {
     private const int MaxSignatureBytes = 64 * 1024;
 
-    public static async Task<BundleVerification> VerifyAsync(string archiveFile, string signatureFile, ECDsa publicKey, CancellationToken cancellationToken)
+    /// <summary>Verifies signature and contents.</summary>
+    public static Task<BundleVerification> VerifyAsync(string archiveFile, string signatureFile, ECDsa publicKey, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(signatureFile);
         ArgumentNullException.ThrowIfNull(publicKey);
-        var (sha256, size) = await ReadAsync(archiveFile, "a bundle archive (.tar.gz, as testgrid bundle writes it)",
-            path => Hashing.FileAsync(path, cancellationToken));
-        var signatureBytes = await ReadAsync(signatureFile, "the bundle's detached signature (FILE.sig, as testgrid bundle writes it)", async path =>
-        {
-            if (new FileInfo(path).Length > MaxSignatureBytes) return null;
-            return await File.ReadAllBytesAsync(path, cancellationToken);
-        });
-
-        var problems = new List<string>();
-        var signedBy = await CheckSignatureAsync(archiveFile, signatureFile, signatureBytes, sha256, publicKey, problems, cancellationToken);
-        var manifest = await CheckContentsAsync(archiveFile, problems, cancellationToken);
-        return new BundleVerification(sha256, size, manifest, signedBy, problems);
+        return CheckAsync(archiveFile, signatureFile, publicKey, cancellationToken);
     }
 
-    /// <summary>
-    /// The archive's contents against its manifest, without a signature: every problem is added to <paramref name="problems"/>;
-    /// returns the manifest when it could be read.
-    /// </summary>
-    public static async Task<BundleManifest?> CheckContentsAsync(string archiveFile, List<string> problems, CancellationToken cancellationToken)
+    /// <summary>Checks the contents against the manifest and, with a key and a signature file, the signature.</summary>
+    public static async Task<BundleVerification> CheckAsync(string archiveFile, string? signatureFile, ECDsa? publicKey, CancellationToken cancellationToken)
     {
-        var archive = await ReadAsync(archiveFile, "a bundle archive", async path =>
+        byte[]? signatureBytes = null;
+        if (publicKey is not null && signatureFile is not null)
+        {
+            signatureBytes = await ReadAsync(signatureFile, "the bundle's detached signature (FILE.sig, as testgrid bundle writes it)", async path =>
+                new FileInfo(path).Length > MaxSignatureBytes ? [] : await File.ReadAllBytesAsync(path, cancellationToken));
+        }
+        var archive = await ReadAsync(archiveFile, "a bundle archive (.tar.gz, as testgrid bundle writes it)", async path =>
         {
             await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
             return await BundleArchive.ReadAsync(stream, cancellationToken);
         });
+
+        var problems = new List<string>();
+        var signedBy = signatureBytes is null ? null : CheckSignature(signatureFile!, signatureBytes, archive.Sha256, publicKey!, problems);
+        var manifest = CheckContents(archive, problems);
+        return new BundleVerification(archive.Sha256, archive.Size, manifest, signedBy, problems);
+    }
+
+    /// <summary>The archive's contents against its manifest: every problem is added to <paramref name="problems"/>; returns the manifest when it could be read.</summary>
+    private static BundleManifest? CheckContents(BundleArchive archive, List<string> problems)
+    {
         problems.AddRange(archive.Problems);
         if (archive.Manifest is null)
         {
@@ -86,7 +93,7 @@ public static class BundleVerifier
             if (!listed.TryGetValue(path, out var expected))
                 problems.Add($"file '{path}' was added: it is in the archive but not in the manifest");
             else if (!string.Equals(expected.Sha256, actual.Sha256, StringComparison.OrdinalIgnoreCase) || expected.Size != actual.Size)
-                problems.Add($"file '{path}' does not match the manifest: it has SHA-256 {actual.Sha256} and {actual.Size} bytes, the manifest says {expected.Sha256} and {expected.Size} bytes");
+                problems.Add($"file '{path}' does not match the manifest: it has SHA-256 {actual.Sha256} and {actual.Size} bytes, the manifest says {BundleArchive.Printable(expected.Sha256 ?? "")} and {expected.Size} bytes");
         }
         foreach (var path in listed.Keys.Where(p => !archive.Files.ContainsKey(p)).Order(StringComparer.Ordinal))
             problems.Add($"file '{BundleArchive.Printable(path)}' was removed: it is in the manifest but not in the archive");
@@ -95,20 +102,19 @@ public static class BundleVerifier
         {
             if (hash is null) continue;
             if (!archive.Files.TryGetValue(file, out var actual))
-                problems.Add($"the manifest's input {file} (SHA-256 {hash}) is not in the archive");
+                problems.Add($"the manifest's input {file} (SHA-256 {BundleArchive.Printable(hash)}) is not in the archive");
             else if (!string.Equals(hash, actual.Sha256, StringComparison.OrdinalIgnoreCase))
-                problems.Add($"the manifest's input hash of {file} ({hash}) is not the file's ({actual.Sha256})");
+                problems.Add($"the manifest's input hash of {file} ({BundleArchive.Printable(hash)}) is not the file's ({actual.Sha256})");
         }
         return manifest;
     }
 
-    /// <summary>Checks the signature; returns the key id it names when it verifies, else null (its problems added).</summary>
-    private static async Task<string?> CheckSignatureAsync(string archiveFile, string signatureFile, byte[]? signatureBytes, string sha256, ECDsa publicKey,
-        List<string> problems, CancellationToken cancellationToken)
+    /// <summary>Checks the signature against the archive's hash; returns the key id when it verifies, else null (its problems added).</summary>
+    private static string? CheckSignature(string signatureFile, byte[] signatureBytes, string sha256, ECDsa publicKey, List<string> problems)
     {
-        if (signatureBytes is null)
+        if (signatureBytes.Length == 0)
         {
-            problems.Add($"{signatureFile} is not a signature: it is larger than {MaxSignatureBytes} bytes");
+            problems.Add($"{signatureFile} is not a signature: it is empty or larger than {MaxSignatureBytes} bytes");
             return null;
         }
         BundleSignature? signature;
@@ -131,7 +137,7 @@ public static class BundleVerifier
         var sound = true;
         if (signature.Algorithm != SigningKeys.Algorithm)
         {
-            problems.Add($"{signatureFile} uses algorithm '{signature.Algorithm}', expected '{SigningKeys.Algorithm}'");
+            problems.Add($"{signatureFile} uses algorithm '{BundleArchive.Printable(signature.Algorithm)}', expected '{SigningKeys.Algorithm}'");
             sound = false;
         }
         if (!string.Equals(signature.KeyId, given, StringComparison.OrdinalIgnoreCase))
@@ -154,12 +160,11 @@ public static class BundleVerifier
         }
         catch (FormatException)
         {
-            problems.Add($"{signatureFile}: the signature is not base64");
+            problems.Add($"bad signature: {signatureFile}'s signature is not base64");
             return null;
         }
-        await using var stream = new FileStream(archiveFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-        var valid = await Task.Run(() => publicKey.VerifyData(stream, bytes, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence), cancellationToken);
-        if (!valid)
+        // ECDSA with SHA-256 over the archive's bytes is ECDSA over their SHA-256: the hash of the bytes read once.
+        if (!publicKey.VerifyHash(Convert.FromHexString(sha256), bytes, DSASignatureFormat.Rfc3279DerSequence))
         {
             problems.Add($"bad signature: it does not verify with key {given} over the archive's bytes (SHA-256 {sha256}): the signature was altered or made by another key");
             return null;

@@ -66,21 +66,10 @@ public sealed partial class SubmissionStore(string dataFolder, IResultLedger led
     public async Task<SubmissionOutcome> SubmitAsync(string archiveFile, string? signatureFile, string partner, ECDsa? publicKey, CancellationToken cancellationToken)
     {
         CheckPartner(partner);
-        var problems = new List<string>();
-        BundleVerification? verification = null;
-        BundleManifest? manifest;
-        if (publicKey is not null)
-        {
-            verification = await BundleVerifier.VerifyAsync(archiveFile, signatureFile ?? throw new ArgumentNullException(nameof(signatureFile)), publicKey, cancellationToken);
-            problems.AddRange(verification.Problems);
-            manifest = verification.Manifest;
-        }
-        else
-        {
-            manifest = await BundleVerifier.CheckContentsAsync(archiveFile, problems, cancellationToken);
-        }
-        var (id, size) = verification is null ? await Hashing.FileAsync(archiveFile, cancellationToken) : (verification.ArchiveSha256, verification.Size);
-        if (problems.Count > 0 || manifest is null) return new SubmissionOutcome(id, null, false, problems);
+        if (publicKey is not null) ArgumentNullException.ThrowIfNull(signatureFile);
+        var check = await BundleVerifier.CheckAsync(archiveFile, signatureFile, publicKey, cancellationToken);
+        var (id, size, manifest) = (check.ArchiveSha256, check.Size, check.Manifest);
+        if (!check.Good || manifest is null) return new SubmissionOutcome(id, null, false, check.Problems);
         if (manifest.Partner is { } named && named != partner)
         {
             throw new InputException(new InputError(archiveFile, "$.partner",
@@ -95,18 +84,18 @@ public sealed partial class SubmissionStore(string dataFolder, IResultLedger led
         await StoreAsync(archiveFile, ArchivePath(id), id, cancellationToken);
         await StepAsync(SubmissionStep.ArchiveStored, cancellationToken);
 
+        var verified = publicKey is not null;
         if (signatureFile is not null && File.Exists(signatureFile))
         {
             var stored = ArchivePath(id) + BundleSignature.Suffix;
             // A verified signature replaces one stored unverified; otherwise the first stored stays (ECDSA signatures of the same archive differ).
-            if (verification is not null || !File.Exists(stored)) await StoreAsync(signatureFile, stored, expectedSha256: null, cancellationToken);
+            if (verified || !File.Exists(stored)) await StoreAsync(signatureFile, stored, expectedSha256: null, cancellationToken);
         }
         await StepAsync(SubmissionStep.SignatureStored, cancellationToken);
 
         var existing = (await ledger.GetSubmissionsAsync(partner, cancellationToken)).FirstOrDefault(s => s.Id == id);
-        var verified = verification is not null || existing?.Status == SubmissionStatus.Verified;
         var submission = new LedgerSubmission(partner, id, manifest.RunId, existing?.SubmittedAt ?? _time.GetUtcNow(), size, manifest.Verdict,
-            verified ? SubmissionStatus.Verified : SubmissionStatus.Received, verification?.SignedBy ?? existing?.KeyId);
+            verified || existing?.Status == SubmissionStatus.Verified ? SubmissionStatus.Verified : SubmissionStatus.Received, check.SignedBy ?? existing?.KeyId);
         if (submission != existing) await ledger.RecordSubmissionAsync(submission, cancellationToken);
         await StepAsync(SubmissionStep.Recorded, cancellationToken);
         return new SubmissionOutcome(id, submission, existing is not null, []);
