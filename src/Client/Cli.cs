@@ -30,6 +30,11 @@ public static class Cli
             JanitorCommand.Create(console),
             HistoryCommand.Create(console),
             CertifyCommand.Create(console),
+            KeygenCommand.Create(console),
+            BundleCommand.Create(console),
+            VerifyCommand.Create(console),
+            SubmitCommand.Create(console),
+            SubmissionsCommand.Create(console),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -51,6 +51,18 @@ public interface IResultLedger
     /// newest first, at most <paramref name="limit"/>: what boot-time baselines are computed from.
     /// </summary>
     Task<IReadOnlyList<AttemptMetrics>> GetMetricHistoryAsync(string family, string sku, string? exceptRunId, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The runs recorded with <see cref="LedgerRun.Partner"/> = <paramref name="partner"/> (certification runs), newest
+    /// start first: what a partner may be shown, and only that (one index or one partition).
+    /// </summary>
+    Task<IReadOnlyList<LedgerRun>> GetPartnerRunsAsync(string partner, CancellationToken cancellationToken);
+
+    /// <summary>Upserts a partner's submission of a result bundle, keyed by (partner, id): recording it again stores it once.</summary>
+    Task RecordSubmissionAsync(LedgerSubmission submission, CancellationToken cancellationToken);
+
+    /// <summary>The partner's submissions, newest first (then by id); another partner's are never among them.</summary>
+    Task<IReadOnlyList<LedgerSubmission>> GetSubmissionsAsync(string partner, CancellationToken cancellationToken);
 }
 
 /// <summary>A completed attempt's metrics, for baselines.</summary>
@@ -63,7 +75,31 @@ public sealed record AttemptMetrics(string RunId, string CellId, int Attempt, Da
 /// <param name="StartedAt">When the run started.</param>
 /// <param name="EndedAt">When it ended; null while it runs.</param>
 /// <param name="Status">The verdict; null until there is one.</param>
-public sealed record LedgerRun(string RunId, string Matrix, string Provider, DateTimeOffset StartedAt, DateTimeOffset? EndedAt = null, VerdictStatus? Status = null);
+/// <param name="Partner">The partner whose machines the run certifies (<c>testgrid certify</c>); null for other runs.</param>
+public sealed record LedgerRun(string RunId, string Matrix, string Provider, DateTimeOffset StartedAt, DateTimeOffset? EndedAt = null, VerdictStatus? Status = null,
+    string? Partner = null);
+
+/// <summary>How far a submitted bundle was checked when it was received.</summary>
+public enum SubmissionStatus
+{
+    /// <summary>Stored without a key to check its signature against.</summary>
+    Received,
+
+    /// <summary>Its signature and contents were verified against the partner's public key.</summary>
+    Verified,
+}
+
+/// <summary>A partner's submission of a signed result bundle.</summary>
+/// <param name="Partner">Whose submission it is: the ledger's key starts with it.</param>
+/// <param name="Id">The bundle archive's SHA-256 (hex): the same bundle is the same submission.</param>
+/// <param name="RunId">The run the bundle holds.</param>
+/// <param name="SubmittedAt">When it was first submitted.</param>
+/// <param name="Size">The archive's size in bytes.</param>
+/// <param name="Verdict">The run's verdict as the bundle's manifest states it.</param>
+/// <param name="Status">Whether it was verified with a key at submission.</param>
+/// <param name="KeyId">The id of the key it was verified with; null when it was not.</param>
+public sealed record LedgerSubmission(string Partner, string Id, string RunId, DateTimeOffset SubmittedAt, long Size, VerdictStatus? Verdict,
+    SubmissionStatus Status, string? KeyId = null);
 
 /// <summary>Everything the ledger holds of one run.</summary>
 /// <param name="Run">The summary row; a run whose summary was never recorded but has cells gets a placeholder with empty names.</param>

@@ -25,9 +25,10 @@ public sealed class SqliteLedger : IResultLedger
     /// <summary>
     /// The schema this code writes; a file with a newer one is refused, an older one is migrated. 1: tests keyed by
     /// (run, cell, attempt, suite, test). 2: tests keyed also by rerun and carrying their attempt's outcome; attempts
-    /// carry the cell's name, family and SKU, their outcome and start ticks, for the cell and metric histories.
+    /// carry the cell's name, family and SKU, their outcome and start ticks, for the cell and metric histories. 3 (additive):
+    /// runs carry their partner (indexed), and partners' bundle submissions have a table.
     /// </summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
     private readonly string _connectionString;
     private readonly Lock _queueLock = new();
@@ -65,13 +66,13 @@ public sealed class SqliteLedger : IResultLedger
         await WriteAsync(async (connection, transaction) =>
         {
             await ExecuteAsync(connection, transaction, """
-                INSERT INTO runs (run_id, matrix, provider, started_at, ended_at, status)
-                VALUES ($run, $matrix, $provider, $started, $ended, $status)
+                INSERT INTO runs (run_id, matrix, provider, started_at, ended_at, status, partner)
+                VALUES ($run, $matrix, $provider, $started, $ended, $status, $partner)
                 ON CONFLICT (run_id) DO UPDATE SET matrix = excluded.matrix, provider = excluded.provider,
-                    started_at = excluded.started_at, ended_at = excluded.ended_at, status = excluded.status
+                    started_at = excluded.started_at, ended_at = excluded.ended_at, status = excluded.status, partner = excluded.partner
                 """, cancellationToken,
                 ("$run", run.RunId), ("$matrix", run.Matrix), ("$provider", run.Provider), ("$started", Time(run.StartedAt)),
-                ("$ended", run.EndedAt is { } ended ? Time(ended) : null), ("$status", run.Status?.ToString()));
+                ("$ended", run.EndedAt is { } ended ? Time(ended) : null), ("$status", run.Status?.ToString()), ("$partner", run.Partner));
         }, cancellationToken);
     }
 
@@ -134,14 +135,9 @@ public sealed class SqliteLedger : IResultLedger
 
         LedgerRun? run = null;
         await using (var reader = await QueryAsync(connection, transaction,
-                         "SELECT matrix, provider, started_at, ended_at, status FROM runs WHERE run_id = $run", cancellationToken, ("$run", runId)))
+                         $"SELECT {RunColumns} FROM runs WHERE run_id = $run", cancellationToken, ("$run", runId)))
         {
-            if (await reader.ReadAsync(cancellationToken))
-            {
-                run = new LedgerRun(runId, reader.GetString(0), reader.GetString(1), ParseTime(reader.GetString(2)),
-                    reader.IsDBNull(3) ? null : ParseTime(reader.GetString(3)),
-                    reader.IsDBNull(4) ? null : Enum.Parse<VerdictStatus>(reader.GetString(4)));
-            }
+            if (await reader.ReadAsync(cancellationToken)) run = ReadRun(reader);
         }
 
         var cells = new List<(Cell Cell, CellState? State, string? Detail)>();
@@ -186,6 +182,63 @@ public sealed class SqliteLedger : IResultLedger
             run ?? new LedgerRun(runId, "", "", DateTimeOffset.MinValue),
             [.. cells.Select(c => new LedgerCell(c.Cell, c.State, c.Detail, attempts.GetValueOrDefault(c.Cell.Id) ?? []))]);
     }
+
+    public async Task<IReadOnlyList<LedgerRun>> GetPartnerRunsAsync(string partner, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(partner);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var reader = await QueryAsync(connection, null, $"SELECT {RunColumns} FROM runs WHERE partner = $partner", cancellationToken, ("$partner", partner));
+        var runs = new List<LedgerRun>();
+        while (await reader.ReadAsync(cancellationToken)) runs.Add(ReadRun(reader));
+        // Times are stored as text with their offset: ordered here, by the instant.
+        return [.. runs.OrderByDescending(r => r.StartedAt.UtcTicks).ThenBy(r => r.RunId, StringComparer.Ordinal)];
+    }
+
+    public async Task RecordSubmissionAsync(LedgerSubmission submission, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        ArgumentException.ThrowIfNullOrEmpty(submission.Partner);
+        ArgumentException.ThrowIfNullOrEmpty(submission.Id);
+        await WriteAsync(async (connection, transaction) =>
+        {
+            await ExecuteAsync(connection, transaction, """
+                INSERT INTO submissions (partner, id, run_id, submitted_at, submitted_ticks, size, verdict, status, key_id)
+                VALUES ($partner, $id, $run, $at, $ticks, $size, $verdict, $status, $key)
+                ON CONFLICT (partner, id) DO UPDATE SET run_id = excluded.run_id, submitted_at = excluded.submitted_at,
+                    submitted_ticks = excluded.submitted_ticks, size = excluded.size, verdict = excluded.verdict, status = excluded.status,
+                    key_id = excluded.key_id
+                """, cancellationToken,
+                ("$partner", submission.Partner), ("$id", submission.Id), ("$run", submission.RunId), ("$at", Time(submission.SubmittedAt)),
+                ("$ticks", submission.SubmittedAt.UtcTicks), ("$size", submission.Size), ("$verdict", submission.Verdict?.ToString()),
+                ("$status", submission.Status.ToString()), ("$key", submission.KeyId));
+        }, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<LedgerSubmission>> GetSubmissionsAsync(string partner, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(partner);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var reader = await QueryAsync(connection, null, """
+            SELECT id, run_id, submitted_at, size, verdict, status, key_id FROM submissions WHERE partner = $partner
+            ORDER BY submitted_ticks DESC, id
+            """, cancellationToken, ("$partner", partner));
+        var submissions = new List<LedgerSubmission>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            submissions.Add(new LedgerSubmission(partner, reader.GetString(0), reader.GetString(1), ParseTime(reader.GetString(2)), reader.GetInt64(3),
+                reader.IsDBNull(4) ? null : Enum.Parse<VerdictStatus>(reader.GetString(4)), Enum.Parse<SubmissionStatus>(reader.GetString(5)),
+                reader.IsDBNull(6) ? null : reader.GetString(6)));
+        }
+        return submissions;
+    }
+
+    private const string RunColumns = "run_id, matrix, provider, started_at, ended_at, status, partner";
+
+    private static LedgerRun ReadRun(SqliteDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), ParseTime(reader.GetString(3)),
+            reader.IsDBNull(4) ? null : ParseTime(reader.GetString(4)),
+            reader.IsDBNull(5) ? null : Enum.Parse<VerdictStatus>(reader.GetString(5)),
+            reader.IsDBNull(6) ? null : reader.GetString(6));
 
     public async Task<IReadOnlyList<CellHistoryEntry>> GetCellHistoryAsync(string cellName, DateTimeOffset? since, int limit, CancellationToken cancellationToken)
     {
@@ -397,7 +450,21 @@ public sealed class SqliteLedger : IResultLedger
             provider TEXT NOT NULL,
             started_at TEXT NOT NULL,
             ended_at TEXT,
-            status TEXT);
+            status TEXT,
+            partner TEXT);
+        CREATE INDEX IF NOT EXISTS runs_by_partner ON runs (partner) WHERE partner IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS submissions (
+            partner TEXT NOT NULL,
+            id TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            submitted_at TEXT NOT NULL,
+            submitted_ticks INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            verdict TEXT,
+            status TEXT NOT NULL,
+            key_id TEXT,
+            PRIMARY KEY (partner, id));
+        CREATE INDEX IF NOT EXISTS submissions_by_partner ON submissions (partner, submitted_ticks DESC);
         CREATE TABLE IF NOT EXISTS cells (
             run_id TEXT NOT NULL,
             cell_id TEXT NOT NULL,
@@ -475,9 +542,12 @@ public sealed class SqliteLedger : IResultLedger
                 await ExecuteAsync(connection, transaction, Schema, cancellationToken);
                 await ExecuteAsync(connection, transaction, "INSERT INTO schema_version (version) VALUES ($v)", cancellationToken, ("$v", SchemaVersion));
             }
-            else if (version == 1)
+            else if (version < SchemaVersion)
             {
-                await MigrateFromVersion1Async(connection, transaction, cancellationToken);
+                // Version 3 is additive: a column on runs (added first, the schema's index names it), then new tables and indexes.
+                await ExecuteAsync(connection, transaction, "ALTER TABLE runs ADD COLUMN partner TEXT", cancellationToken);
+                if (version == 1) await MigrateFromVersion1Async(connection, transaction, cancellationToken);
+                else await ExecuteAsync(connection, transaction, Schema, cancellationToken);
                 await ExecuteAsync(connection, transaction, "UPDATE schema_version SET version = $v", cancellationToken, ("$v", SchemaVersion));
             }
             await transaction.CommitAsync(cancellationToken);

@@ -32,8 +32,11 @@ namespace TestGrid.Ledger;
 /// <c>&lt;suite&gt;:&lt;test&gt;|</c> … <c>&lt;suite&gt;:&lt;test&gt;}</c>;</item>
 /// <item><c>cell|&lt;cell name&gt;</c> (<see cref="CellHistoryPartition"/>): each attempt of the cells of that name, with the
 /// cell and the attempt as JSON (its tests are read from the run's partition);</item>
-/// <item><c>metrics|&lt;family&gt;|&lt;sku&gt;</c> (<see cref="MetricsPartition"/>): each completed attempt's metrics, for baselines.</item>
+/// <item><c>metrics|&lt;family&gt;|&lt;sku&gt;</c> (<see cref="MetricsPartition"/>): each completed attempt's metrics, for baselines;</item>
+/// <item><c>partner|&lt;partner&gt;</c> (<see cref="PartnerPartition"/>): the summary of each run certifying the partner's
+/// machines, row key <c>&lt;inverted ticks of its start&gt;|&lt;run&gt;</c>, so a partner is shown only its own runs.</item>
 /// </list></item>
+/// <item>submissions (<c>testgridsubmissions</c>): partition = partner, row = the bundle's id (its SHA-256).</item>
 /// </list>
 /// Key parts are escaped (<see cref="EscapeKey"/>): <c>%</c>, <c>/</c>, <c>\</c>, <c>#</c>, <c>?</c> (forbidden in keys),
 /// <c>|</c>, <c>:</c> (the ledger's separators) and control characters are percent-encoded, so keys are valid and the
@@ -47,6 +50,7 @@ public sealed class TableLedger : IResultLedger
 {
     public const string DefaultRunsTable = "testgridruns";
     public const string DefaultHistoryTable = "testgridhistory";
+    public const string DefaultSubmissionsTable = "testgridsubmissions";
 
     private const int MaxBatch = 100;
     private const int MaxBatchChars = 1_000_000; // of JSON payload per transaction: well under its 4 MiB limit
@@ -54,14 +58,17 @@ public sealed class TableLedger : IResultLedger
 
     private readonly TableClient _runs;
     private readonly TableClient _history;
+    private readonly TableClient _submissions;
     private readonly SemaphoreSlim _init = new(1, 1);
     private volatile bool _ready;
 
-    public TableLedger(TableServiceClient service, string runsTable = DefaultRunsTable, string historyTable = DefaultHistoryTable)
+    public TableLedger(TableServiceClient service, string runsTable = DefaultRunsTable, string historyTable = DefaultHistoryTable,
+        string submissionsTable = DefaultSubmissionsTable)
     {
         ArgumentNullException.ThrowIfNull(service);
         _runs = service.GetTableClient(runsTable);
         _history = service.GetTableClient(historyTable);
+        _submissions = service.GetTableClient(submissionsTable);
     }
 
     /// <summary>
@@ -104,6 +111,9 @@ public sealed class TableLedger : IResultLedger
     /// <summary>The history partition of the completed attempts' metrics on one image family × SKU.</summary>
     public static string MetricsPartition(string family, string sku) => $"metrics|{EscapeKey(family)}|{EscapeKey(sku)}";
 
+    /// <summary>The history partition of the runs certifying one partner's machines.</summary>
+    public static string PartnerPartition(string partner) => $"partner|{EscapeKey(partner)}";
+
     /// <summary>
     /// An attempt's row key in every history partition: its start's ticks inverted (19 digits, so a partition reads
     /// newest first), then run, cell and attempt number.
@@ -115,16 +125,71 @@ public sealed class TableLedger : IResultLedger
     {
         ArgumentNullException.ThrowIfNull(run);
         await EnsureTablesAsync(cancellationToken);
-        var entity = new TableEntity(EscapeKey(run.RunId), RunRow)
+        // The partner's index row first: a write cut short and repeated leaves no run its partner cannot see.
+        if (run.Partner is { } partner)
         {
-            ["RunId"] = run.RunId,
-            ["Matrix"] = run.Matrix,
-            ["Provider"] = run.Provider,
-            ["StartedAt"] = Time(run.StartedAt),
-            ["EndedAt"] = run.EndedAt is { } ended ? Time(ended) : null,
-            ["Status"] = run.Status?.ToString(),
+            await _history.UpsertEntityAsync(RunEntity(PartnerPartition(partner), $"{Inverted(run.StartedAt)}|{EscapeKey(run.RunId)}", run),
+                TableUpdateMode.Replace, cancellationToken);
+        }
+        await _runs.UpsertEntityAsync(RunEntity(EscapeKey(run.RunId), RunRow, run), TableUpdateMode.Replace, cancellationToken);
+    }
+
+    private static TableEntity RunEntity(string partition, string rowKey, LedgerRun run) => new(partition, rowKey)
+    {
+        ["RunId"] = run.RunId,
+        ["Matrix"] = run.Matrix,
+        ["Provider"] = run.Provider,
+        ["StartedAt"] = Time(run.StartedAt),
+        ["EndedAt"] = run.EndedAt is { } ended ? Time(ended) : null,
+        ["Status"] = run.Status?.ToString(),
+        ["Partner"] = run.Partner,
+    };
+
+    private static LedgerRun ReadRun(TableEntity entity) =>
+        new(entity.GetString("RunId") ?? "", entity.GetString("Matrix") ?? "", entity.GetString("Provider") ?? "", ParseTime(entity.GetString("StartedAt")!),
+            entity.GetString("EndedAt") is { } ended ? ParseTime(ended) : null,
+            entity.GetString("Status") is { } status ? Enum.Parse<VerdictStatus>(status) : null,
+            entity.GetString("Partner"));
+
+    public async Task<IReadOnlyList<LedgerRun>> GetPartnerRunsAsync(string partner, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(partner);
+        await EnsureTablesAsync(cancellationToken);
+        var rows = await ReadAsync(_history, PartitionFilter(PartnerPartition(partner)), null, null, cancellationToken);
+        return [.. rows.Select(ReadRun)];
+    }
+
+    public async Task RecordSubmissionAsync(LedgerSubmission submission, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        ArgumentException.ThrowIfNullOrEmpty(submission.Partner);
+        ArgumentException.ThrowIfNullOrEmpty(submission.Id);
+        await EnsureTablesAsync(cancellationToken);
+        var entity = new TableEntity(EscapeKey(submission.Partner), EscapeKey(submission.Id))
+        {
+            ["Partner"] = submission.Partner,
+            ["Id"] = submission.Id,
+            ["RunId"] = submission.RunId,
+            ["SubmittedAt"] = Time(submission.SubmittedAt),
+            ["SubmittedTicks"] = submission.SubmittedAt.UtcTicks,
+            ["Size"] = submission.Size,
+            ["Verdict"] = submission.Verdict?.ToString(),
+            ["Status"] = submission.Status.ToString(),
+            ["KeyId"] = submission.KeyId,
         };
-        await _runs.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken);
+        await _submissions.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<LedgerSubmission>> GetSubmissionsAsync(string partner, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(partner);
+        await EnsureTablesAsync(cancellationToken);
+        var rows = await ReadAsync(_submissions, PartitionFilter(EscapeKey(partner)), null, null, cancellationToken);
+        return [.. rows
+            .Select(e => new LedgerSubmission(partner, e.GetString("Id")!, e.GetString("RunId")!, ParseTime(e.GetString("SubmittedAt")!), e.GetInt64("Size") ?? 0,
+                e.GetString("Verdict") is { } verdict ? Enum.Parse<VerdictStatus>(verdict) : null, Enum.Parse<SubmissionStatus>(e.GetString("Status")!),
+                e.GetString("KeyId")))
+            .OrderByDescending(s => s.SubmittedAt.UtcTicks).ThenBy(s => s.Id, StringComparer.Ordinal)];
     }
 
     public async Task RecordAttemptAsync(string runId, Cell cell, AttemptResult attempt, CancellationToken cancellationToken)
@@ -234,9 +299,7 @@ public sealed class TableLedger : IResultLedger
                 switch (kind)
                 {
                     case RunRow when own == 0:
-                        run = new LedgerRun(runId, entity.GetString("Matrix") ?? "", entity.GetString("Provider") ?? "", ParseTime(entity.GetString("StartedAt")!),
-                            entity.GetString("EndedAt") is { } ended ? ParseTime(ended) : null,
-                            entity.GetString("Status") is { } status ? Enum.Parse<VerdictStatus>(status) : null);
+                        run = ReadRun(entity) with { RunId = runId };
                         break;
                     case "cell":
                         var cell = LedgerPayload.ReadCell(entity.GetString("Json")!);
@@ -502,6 +565,7 @@ public sealed class TableLedger : IResultLedger
             if (_ready) return;
             await _runs.CreateIfNotExistsAsync(cancellationToken);
             await _history.CreateIfNotExistsAsync(cancellationToken);
+            await _submissions.CreateIfNotExistsAsync(cancellationToken);
             _ready = true;
         }
         finally

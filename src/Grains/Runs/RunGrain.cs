@@ -177,7 +177,7 @@ public sealed partial class RunGrain(
             Record(cell.Id, CellState.Queued, 0, null);
         }
         await WriteStateAsync();
-        await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt), CancellationToken.None);
+        await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt, Partner: runSpec.Certification?.Partner), CancellationToken.None);
         // The reaper of the run's provider: it outlives this run and this silo.
         await GrainFactory.GetGrain<IJanitorGrain>(IJanitorGrain.KeyOf(runSpec.Provider)).WatchAsync(runSpec.Provider);
         if (options.Value.AutoResume)
@@ -316,7 +316,7 @@ public sealed partial class RunGrain(
         _open = -1;
         await WriteStateAsync();
         var runSpec = Spec;
-        await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt), CancellationToken.None);
+        await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt, Partner: runSpec.Certification?.Partner), CancellationToken.None);
         if (options.Value.AutoResume)
         {
             await this.RegisterOrUpdateReminder(Reminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
@@ -490,7 +490,7 @@ public sealed partial class RunGrain(
             LogVerdictFailed(logger, e, runSpec.RunId);
             throw;
         }
-        await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt, endedAt, verdict.Status), CancellationToken.None);
+        await ledger.RecordRunAsync(new LedgerRun(runSpec.RunId, runSpec.Plan.Matrix, runSpec.Provider.Name, runSpec.CreatedAt, endedAt, verdict.Status, runSpec.Certification?.Partner), CancellationToken.None);
         state.State.EndedAt = endedAt;
         state.State.Verdict = verdict;
         await WriteStateAsync();

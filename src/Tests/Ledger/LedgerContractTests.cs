@@ -439,6 +439,50 @@ public abstract class LedgerContractTests
         });
     }
 
+    [Test]
+    public async Task A_partners_runs_are_indexed_under_the_partner_and_no_other()
+    {
+        var acme = new LedgerRun("cert-1", "certification", "static", T0, Partner: "acme");
+        var later = new LedgerRun("cert-2", "certification", "static", T0.AddHours(2), Partner: "acme");
+        var other = new LedgerRun("cert-3", "certification", "static", T0.AddHours(1), Partner: "globex");
+        await _ledger.RecordRunAsync(new LedgerRun("nightly-1", "nightly", "qemu", T0), Token);
+        await _ledger.RecordRunAsync(acme, Token);
+        await _ledger.RecordRunAsync(later, Token);
+        await _ledger.RecordRunAsync(other, Token);
+        // The run ends: its summary and its partner's index row are upserted again, not added.
+        await _ledger.RecordRunAsync(acme with { EndedAt = T0.AddMinutes(9), Status = VerdictStatus.Pass }, Token);
+
+        var acmeRuns = await _ledger.GetPartnerRunsAsync("acme", Token);
+        Assert.Multiple(async () =>
+        {
+            Assert.That(acmeRuns, Is.EqualTo(new[] { later, acme with { EndedAt = T0.AddMinutes(9), Status = VerdictStatus.Pass } }), "newest first, each once, as last recorded");
+            Assert.That((await _ledger.GetPartnerRunsAsync("globex", Token)).Select(r => r.RunId), Is.EqualTo(new[] { "cert-3" }));
+            Assert.That(await _ledger.GetPartnerRunsAsync("initech", Token), Is.Empty);
+            Assert.That((await _ledger.GetRunAsync("cert-1", Token))!.Run.Partner, Is.EqualTo("acme"));
+            Assert.That((await _ledger.GetRunAsync("nightly-1", Token))!.Run.Partner, Is.Null);
+        });
+    }
+
+    [Test]
+    public async Task A_submission_recorded_twice_is_stored_once_and_shown_only_to_its_partner()
+    {
+        var first = new LedgerSubmission("acme", new string('a', 64), "cert-1", T0, 12_345, VerdictStatus.Pass, SubmissionStatus.Received);
+        var second = new LedgerSubmission("acme", new string('b', 64), "cert-2", T0.AddHours(1), 678, VerdictStatus.Fail, SubmissionStatus.Verified, "0123456789abcdef");
+        var theirs = new LedgerSubmission("globex", new string('c', 64), "cert-3", T0.AddHours(2), 9, null, SubmissionStatus.Received);
+        await _ledger.RecordSubmissionAsync(first, Token);
+        await _ledger.RecordSubmissionAsync(second, Token);
+        await _ledger.RecordSubmissionAsync(theirs, Token);
+        await _ledger.RecordSubmissionAsync(first with { Status = SubmissionStatus.Verified, KeyId = "0123456789abcdef" }, Token);
+
+        var acme = await _ledger.GetSubmissionsAsync("acme", Token);
+        Assert.Multiple(async () =>
+        {
+            Assert.That(acme, Is.EqualTo(new[] { second, first with { Status = SubmissionStatus.Verified, KeyId = "0123456789abcdef" } }), "newest first, the upsert in place");
+            Assert.That(await _ledger.GetSubmissionsAsync("globex", Token), Is.EqualTo(new[] { theirs }));
+            Assert.That(await _ledger.GetSubmissionsAsync("initech", Token), Is.Empty);
+        });
+    }
+
     protected static string Json<T>(T value) => JsonSerializer.Serialize(value, TestGridJson.Options);
 
     protected static Cell Cell(string family, string sku) => new()

@@ -98,6 +98,45 @@ public sealed class SqliteLedgerContractTests : LedgerContractTests
     }
 
     [Test]
+    public async Task A_version_2_file_is_migrated_additively_and_keeps_its_runs()
+    {
+        var path = Path.Combine(_folder, "v2.db");
+        var cell = Cell("debian-12", "Standard_D2s_v5");
+        var attempt = Attempt(cell, 1, T0, Test("smoke", "kernel", TestOutcome.Passed));
+        var run = new LedgerRun("run-1", "nightly", "qemu", T0, T0.AddMinutes(5), TestGrid.Verdict.VerdictStatus.Pass);
+        var before = new SqliteLedger(path);
+        await before.RecordRunAsync(run, Token);
+        await before.RecordAttemptAsync("run-1", cell, attempt, Token);
+        SqliteConnection.ClearAllPools();
+        // Version 2 had neither the partner column nor the submissions table.
+        await using (var connection = new SqliteConnection($"Data Source={path}"))
+        {
+            await connection.OpenAsync(Token);
+            await ExecuteAsync(connection, """
+                DROP INDEX runs_by_partner; ALTER TABLE runs DROP COLUMN partner; DROP TABLE submissions; UPDATE schema_version SET version = 2;
+                """);
+        }
+        SqliteConnection.ClearAllPools();
+
+        var ledger = new SqliteLedger(path);
+        var record = await ledger.GetRunAsync("run-1", Token);
+        await ledger.RecordRunAsync(new LedgerRun("cert-1", "certification", "static", T0, Partner: "acme"), Token);
+        var submission = new LedgerSubmission("acme", new string('a', 64), "cert-1", T0, 10, null, SubmissionStatus.Received);
+        await ledger.RecordSubmissionAsync(submission, Token);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(record!.Run, Is.EqualTo(run), "an old run reads back, without a partner");
+            Assert.That(Json(record.Cells.Single().Attempts.Single()), Is.EqualTo(Json(attempt)));
+            Assert.That((await ledger.GetPartnerRunsAsync("acme", Token)).Select(r => r.RunId), Is.EqualTo(new[] { "cert-1" }));
+            Assert.That(await ledger.GetSubmissionsAsync("acme", Token), Is.EqualTo(new[] { submission }));
+        });
+        await using var check = new SqliteConnection($"Data Source={path}");
+        await check.OpenAsync(Token);
+        Assert.That(await ScalarAsync(check, "SELECT group_concat(version) FROM schema_version"), Is.EqualTo(SqliteLedger.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [Test]
     public async Task A_file_of_a_newer_schema_is_refused()
     {
         var path = Path.Combine(_folder, "newer.db");

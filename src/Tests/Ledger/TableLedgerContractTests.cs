@@ -31,7 +31,7 @@ public sealed class TableLedgerContractTests : LedgerContractTests
     protected override Task<IResultLedger> CreateLedgerAsync()
     {
         var suffix = Guid.NewGuid().ToString("N")[..12];
-        return Task.FromResult<IResultLedger>(new TableLedger(_service, $"runs{suffix}", $"history{suffix}"));
+        return Task.FromResult<IResultLedger>(new TableLedger(_service, $"runs{suffix}", $"history{suffix}", $"subs{suffix}"));
     }
 
     [TestCase("conformance/ssh-root-login", "conformance%2Fssh-root-login")]
@@ -50,7 +50,7 @@ public sealed class TableLedgerContractTests : LedgerContractTests
     {
         // Before cells had partitions of their own, their rows were in the run's: move a recorded cell's rows there.
         var suffix = Guid.NewGuid().ToString("N")[..12];
-        var ledger = new TableLedger(_service, $"runs{suffix}", $"history{suffix}");
+        var ledger = new TableLedger(_service, $"runs{suffix}", $"history{suffix}", $"subs{suffix}");
         var runs = _service.GetTableClient($"runs{suffix}");
         var cell = Cell("debian-12", "Standard_D2s_v5");
         var first = Attempt(cell, 1, T0, Test("smoke", "kernel", TestOutcome.Failed), Test("smoke", "ntp", TestOutcome.Passed));
