@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using TestGrid.Certification.Bundles;
-using TestGrid.Certification.Keys;
 using TestGrid.Input;
 using TestGrid.Ledger;
 
@@ -89,7 +88,8 @@ public sealed partial class SubmissionStore(string dataFolder, IResultLedger led
         {
             var stored = ArchivePath(id) + BundleSignature.Suffix;
             // A verified signature replaces one stored unverified; otherwise the first stored stays (ECDSA signatures of the same archive differ).
-            if (verified || !File.Exists(stored)) await StoreAsync(signatureFile, stored, expectedSha256: null, cancellationToken);
+            if (verified || !File.Exists(stored))
+                await StoreAsync(signatureFile, stored, (await Hashing.FileAsync(signatureFile, cancellationToken)).Sha256, cancellationToken);
         }
         await StepAsync(SubmissionStep.SignatureStored, cancellationToken);
 
@@ -125,9 +125,9 @@ public sealed partial class SubmissionStore(string dataFolder, IResultLedger led
     }
 
     /// <summary>Copies <paramref name="source"/> to <paramref name="target"/> through a synced temporary file and a rename; keeps a target whose hash is already right.</summary>
-    private async Task StoreAsync(string source, string target, string? expectedSha256, CancellationToken cancellationToken)
+    private async Task StoreAsync(string source, string target, string expectedSha256, CancellationToken cancellationToken)
     {
-        if (expectedSha256 is not null && File.Exists(target) && (await Hashing.FileAsync(target, cancellationToken)).Sha256 == expectedSha256) return;
+        if (File.Exists(target) && (await Hashing.FileAsync(target, cancellationToken)).Sha256 == expectedSha256) return;
         var temporary = Path.Combine(Folder, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}{TemporarySuffix}");
         try
         {
@@ -138,7 +138,7 @@ public sealed partial class SubmissionStore(string dataFolder, IResultLedger led
                 await output.FlushAsync(cancellationToken);
                 output.Flush(flushToDisk: true);
             }
-            if (expectedSha256 is not null && (await Hashing.FileAsync(temporary, cancellationToken)).Sha256 != expectedSha256)
+            if ((await Hashing.FileAsync(temporary, cancellationToken)).Sha256 != expectedSha256)
                 throw new IOException($"{source} changed while it was submitted (its SHA-256 is no longer {expectedSha256}): submit it again");
             File.Move(temporary, target, overwrite: true);
         }
