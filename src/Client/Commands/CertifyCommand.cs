@@ -3,10 +3,12 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TestGrid.Certification;
+using TestGrid.Certification.Submissions;
 using TestGrid.Engine;
 using TestGrid.Input;
 using TestGrid.Inventory;
 using TestGrid.Matrix;
+using TestGrid.Plan;
 using TestGrid.Static;
 
 namespace TestGrid.Client.Commands;
@@ -27,11 +29,7 @@ internal static class CertifyCommand
     public static Command Create(CliConsole console)
     {
         var inventory = new Option<string>("--inventory", "-i") { Description = "The partner's hosts, each with its declared hardware (JSON; see README).", Required = true };
-        var partner = new Option<string>("--partner") { Description = "The partner's name (1–32 letters, digits, '-', '_'): the run and its ledger rows carry it.", Required = true };
-        partner.Validators.Add(result =>
-        {
-            if (!CommonOptions.IsName(result.GetValueOrDefault<string>() ?? "", 32)) result.AddError("--partner takes 1–32 letters, digits, '-' and '_'");
-        });
+        var partner = new Option<string>("--partner") { Description = "The partner's name (letters, digits, '.', '_', '-'): the run, its ledger rows and its bundle carry it.", Required = true };
         var image = new Option<string>("--image")
         {
             Description = "The OS the hosts run, as the certificate names it (e.g. azurelinux-4.0). Default: installed.",
@@ -85,6 +83,7 @@ internal static class CertifyCommand
         RunSpec spec;
         try
         {
+            SubmissionStore.CheckPartner(args.Partner);
             var hosts = Load(args.Inventory);
             var runId = args.RunId ?? CommonOptions.NewRunId($"cert-{args.Partner}-");
             var outputRoot = Path.GetFullPath(args.Out ?? Path.Combine("results", runId));

@@ -24,7 +24,7 @@ internal static class CommonOptions
         runId.Validators.Add(result =>
         {
             var value = result.GetValueOrDefault<string?>();
-            if (value is not null && !IsName(value, 64))
+            if (value is not null && (value.Length is 0 or > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')))
                 result.AddError("--run-id takes 1–64 letters, digits, '-' and '_'");
         });
         return runId;
@@ -32,10 +32,6 @@ internal static class CommonOptions
 
     /// <summary>A run id from the time, unique enough for one lab: <c>yyyyMMdd-HHmmss-xxxx</c>.</summary>
     public static string NewRunId(string? prefix = null) => $"{prefix}{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
-
-    /// <summary>1 to <paramref name="max"/> letters, digits, '-' and '_': safe in file names, ledger keys and grain keys.</summary>
-    public static bool IsName(string value, int max) =>
-        value.Length > 0 && value.Length <= max && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
 
     public static Option<string> Output() => new Option<string>("--output", "-o")
     {

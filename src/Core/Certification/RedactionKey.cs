@@ -8,7 +8,6 @@ namespace TestGrid.Certification;
 /// that file except into a <see cref="Redactor"/>: no message, log or exception carries it.
 /// The key file's permissions need a Unix file system (the runner runs on Linux).
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public static class RedactionKey
 {
     public const int Bytes = 32;
@@ -26,9 +25,12 @@ public static class RedactionKey
         try
         {
             if (Path.GetDirectoryName(full) is { } folder && !Directory.Exists(folder))
-                Directory.CreateDirectory(folder, OwnerFolder);
+                if (OperatingSystem.IsWindows()) Directory.CreateDirectory(folder);
+                else Directory.CreateDirectory(folder, OwnerFolder);
             // CreateNew: a key another process made meanwhile is kept, and read below.
-            using (var stream = new FileStream(full, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly }))
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
+            using (var stream = new FileStream(full, options))
             using (var writer = new StreamWriter(stream))
                 writer.WriteLine(Convert.ToBase64String(key));
             return key;

@@ -1,4 +1,6 @@
+using System.Formats.Tar;
 using System.Globalization;
+using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -76,13 +78,38 @@ public sealed class CertifyTests
         }
         Assert.That(raw, Is.Not.Empty, "the hosts have identifying values to look for");
         TestContext.Out.WriteLine($"looking for {raw.Count} identifying values");
+
+        // The signed bundle of the run, verified offline.
+        var key = workspace.Path("signing.key");
+        var bundle = workspace.Path("contoso.tar.gz");
+        Assert.That((await CliRunner.RunAsync("keygen", "--out", key)).ExitCode, Is.Zero);
+        var bundled = await CliRunner.RunAsync("bundle", runId, "--out", bundle, "--key", key, "--data", workspace.Path(".testgrid"));
+        Assert.That(bundled.ExitCode, Is.Zero, bundled.ToString());
+        var verified = await CliRunner.RunAsync("verify", bundle, "--key", key + ".pub");
+        Assert.That(verified.ExitCode, Is.Zero, verified.ToString());
+
         var leaks = new List<string>();
-        foreach (var file in Directory.EnumerateFiles(workspace.Path("out"), "*", SearchOption.AllDirectories).Append(workspace.Path(".testgrid", "ledger.db")))
+        void Scan(string name, byte[] content)
         {
-            var text = Encoding.UTF8.GetString(await File.ReadAllBytesAsync(file));
-            leaks.AddRange(raw.Where(v => text.Contains(v, StringComparison.OrdinalIgnoreCase)).Select(v => $"{v} in {file}"));
+            var text = Encoding.UTF8.GetString(content);
+            leaks.AddRange(raw.Where(v => text.Contains(v, StringComparison.OrdinalIgnoreCase)).Select(v => $"{v} in {name}"));
         }
-        Assert.That(leaks, Is.Empty, "no raw serial, MAC, UUID, asset tag or hostname leaves the run");
+        foreach (var file in Directory.EnumerateFiles(workspace.Path("out"), "*", SearchOption.AllDirectories).Append(workspace.Path(".testgrid", "ledger.db")))
+            Scan(file, await File.ReadAllBytesAsync(file));
+        var entries = 0;
+        await using (var gzip = new GZipStream(File.OpenRead(bundle), CompressionMode.Decompress))
+        await using (var tar = new TarReader(gzip))
+        {
+            while (await tar.GetNextEntryAsync() is { DataStream: { } data } entry)
+            {
+                using var content = new MemoryStream();
+                await data.CopyToAsync(content);
+                Scan($"{bundle}:{entry.Name}", content.ToArray());
+                entries++;
+            }
+        }
+        Assert.That(entries, Is.GreaterThan(10), "the bundle holds the run's files");
+        Assert.That(leaks, Is.Empty, "no raw serial, MAC, UUID, asset tag or hostname leaves the run: not in its reports, its ledger rows or its bundle");
     }
 
     /// <summary>An inventory entry for a container host with a hardware declaration; containers cannot reboot.</summary>
