@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using TestGrid.Attempts.Artifacts;
 using TestGrid.Certification;
+using TestGrid.Input;
 using TestGrid.Provision;
 using TestGrid.Results;
 using TestGrid.Ssh;
@@ -26,7 +27,17 @@ public static class HardwareStage
     public static async Task<(HardwareFacts Facts, Redactor Redactor)> CollectAsync(
         SshSession session, Machine machine, CertificationSpec certification, AttemptLog log, string attemptFolder, CancellationToken cancellationToken)
     {
-        var redactor = new Redactor(RedactionKey.Load(certification.RedactionKeyFile));
+        byte[] key;
+        try
+        {
+            key = RedactionKey.Load(certification.RedactionKeyFile);
+        }
+        catch (InputException e)
+        {
+            // Nothing may leave this attempt unredacted: without the key it stops here, before a test runs.
+            throw new ProvisionException("redaction-key", $"the partner's redaction key cannot be used on this runner: {e.Errors[0].Message} ({e.Errors[0].File})", e);
+        }
+        var redactor = new Redactor(key);
         foreach (var name in machine.Hostnames) redactor.Add("hostname", name);
         var capture = new OutputCapture(OutputBytes, OutputBytes);
         using var script = new MemoryStream(Encoding.UTF8.GetBytes(HardwareCollector.Script));
