@@ -38,7 +38,7 @@ public static class HardwareStage
             throw new ProvisionException("redaction-key", $"the partner's redaction key cannot be used on this runner: {e.Errors[0].Message} ({e.Errors[0].File})", e);
         }
         var redactor = new Redactor(key);
-        foreach (var name in machine.Hostnames) redactor.Add("hostname", name);
+        foreach (var name in machine.Hostnames) redactor.Add(Redactor.Kinds.Hostname, name);
         var capture = new OutputCapture(OutputBytes, OutputBytes);
         using var script = new MemoryStream(Encoding.UTF8.GetBytes(HardwareCollector.Script));
         var result = await session.RunAsync("sh -s", Timeout, capture, cancellationToken, script).ConfigureAwait(false);

@@ -84,7 +84,7 @@ internal static class CertifyCommand
         try
         {
             SubmissionStore.CheckPartner(args.Partner);
-            var hosts = Load(args.Inventory);
+            var hosts = InventoryLoader.Load(args.Inventory, requireHardware: true);
             var runId = args.RunId ?? CommonOptions.NewRunId($"cert-{args.Partner}-");
             var outputRoot = Path.GetFullPath(args.Out ?? Path.Combine("results", runId));
             RunCommand.PrepareOutput(outputRoot);
@@ -117,18 +117,6 @@ internal static class CertifyCommand
         log.WriteLine($"sign the result: testgrid bundle {spec.RunId} --out {spec.RunId}.tar.gz --key SIGNING_KEY" +
                       (target.IsCluster(parse) ? $" --cluster {parse.GetValue(target.Cluster)}" : parse.GetValue(target.Data) is { } data ? $" --data {data}" : ""));
         return code;
-    }
-
-    /// <summary>The inventory, every host with a hardware declaration: certification compares each machine with it.</summary>
-    private static HostInventory Load(string path)
-    {
-        var hosts = InventoryLoader.Load(path);
-        var missing = hosts.Hosts.Select((host, i) => (host, i)).Where(h => h.host.Hardware is null)
-            .Select(h => new InputError(path, JsonPaths.Index("$.hosts", h.i) + ".hardware",
-                $"expected the hardware host '{h.host.Name}' is declared to have (cpus, memoryGiB, disks, nics, …): certification compares the machine with it"))
-            .ToList();
-        if (missing.Count > 0) throw new InputException(missing);
-        return hosts;
     }
 
     /// <summary>
@@ -177,7 +165,7 @@ internal static class CertifyCommand
             ["hosts"] = new JsonArray([.. hosts.Hosts.Select(h => (JsonNode)new JsonObject
             {
                 ["name"] = h.Name,
-                ["address"] = System.Net.IPAddress.TryParse(h.Address, out var ip) && System.Net.IPAddress.IsLoopback(ip) ? h.Address : redactor.Token("hostname", h.Address),
+                ["address"] = StaticProvider.IsLoopback(h.Address) ? h.Address : redactor.Token(Redactor.Kinds.Hostname, h.Address),
                 ["port"] = h.Port,
                 ["user"] = h.User,
                 ["hostKey"] = h.HostKey,

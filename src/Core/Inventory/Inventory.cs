@@ -35,7 +35,8 @@ public sealed record StaticHost(
 
 public static class InventoryLoader
 {
-    public static HostInventory Load(string path)
+    /// <param name="requireHardware">Every host must declare its <c>hardware</c> (certification compares the machine with it).</param>
+    public static HostInventory Load(string path, bool requireHardware = false)
     {
         var file = JsonInput.Read(path, Path.GetFullPath(path), "inventory", TestGridJsonContext.Default.HostInventory);
         var inventory = file.Value;
@@ -55,6 +56,8 @@ public static class InventoryLoader
             var key = Path.GetFullPath(host.PrivateKey, folder);
             if (!File.Exists(key))
                 errors.Add(file.Error($"{at}.privateKey", $"expected a private key file, but '{host.PrivateKey}' does not exist"));
+            if (requireHardware && host.Hardware is null)
+                errors.Add(file.Error($"{at}.hardware", $"expected the hardware host '{host.Name}' is declared to have (cpus, memoryGiB, disks, nics, …): certification compares the machine with it"));
             hosts.Add(host with { PrivateKey = key });
         }
         if (errors.Count > 0) throw new InputException(errors);

@@ -95,7 +95,7 @@ public sealed record Machine(string Name, SshTarget Ssh, TimeSpan ReadyTimeout, 
     /// <summary>The hardware its owner declared (a static host's inventory entry), for the certification suite to compare with what is found.</summary>
     public TestGrid.Certification.HardwareDeclaration? Declared { get; init; }
 
-    /// <summary>Names of the machine that identify it (a static host's address when it is a DNS name): certification runs redact them.</summary>
+    /// <summary>Names of the machine that identify it (a static host's address, unless it is a loopback one): certification runs redact them.</summary>
     public IReadOnlyList<string> Hostnames { get; init; } = [];
 
     /// <summary>An attempt's working folder on its machine; teardown removes it.</summary>

@@ -66,6 +66,7 @@ public sealed class CertifyRebootTests
             var reboots = latest.Tests.Single(t => t.Test == "reboot-cycles");
             Assert.That(reboots.Outcome, Is.EqualTo(TestOutcome.Passed), $"{reboots.Reason}\n{result}");
             Assert.That(latest.Metrics.Keys, Is.SupersetOf(new[] { "certification.reboot_1_seconds", "certification.reboot_2_seconds" }));
+            TestContext.Out.WriteLine($"reboots back on SSH after {latest.Metrics["certification.reboot_1_seconds"]:0.0} s and {latest.Metrics["certification.reboot_2_seconds"]:0.0} s");
             foreach (var n in new[] { 1, 2 })
             {
                 var journal = await File.ReadAllTextAsync(Path.Combine(scenario.Output, latest.Artifacts!, "reboots", $"boot-{n}.log"));

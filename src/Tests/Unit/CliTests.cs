@@ -16,6 +16,7 @@ public sealed class CliTests
     [TestCase("resume --help", "--data", TestName = "Help: resume")]
     [TestCase("status --help", "--cluster", TestName = "Help: status")]
     [TestCase("watch --help", "--cluster", TestName = "Help: watch")]
+    [TestCase("certify --help", "--partner", TestName = "Help: certify")]
     public async Task Every_command_has_help(string commandLine, string mentions)
     {
         var args = commandLine.Split(' ');
@@ -35,6 +36,8 @@ public sealed class CliTests
     [TestCase("run --cluster 127.0.0.1:99999", TestName = "Usage: a gateway port out of range exits 3")]
     [TestCase("run --detach", TestName = "Usage: --detach without --cluster exits 3")]
     [TestCase("status", TestName = "Usage: status without a run id exits 3")]
+    [TestCase("certify --partner p", TestName = "Usage: certify without an inventory exits 3")]
+    [TestCase("certify --inventory h.json --partner p --cluster 127.0.0.1:30000", TestName = "Usage: certify on a cluster without a redaction key path exits 3")]
     public async Task Usage_errors_exit_3(string commandLine)
     {
         var result = await CliRunner.RunAsync(commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries));
@@ -69,6 +72,29 @@ public sealed class CliTests
         var result = await CliRunner.RunAsync("run", workspace.Path("matrix.json"), "--provider", "static");
         Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
         Assert.That(result.Error, Does.Contain("--inventory: the static provider needs an inventory"));
+    }
+
+    [Test]
+    public async Task Certify_needs_a_hardware_declaration_for_every_host_and_a_valid_partner_name()
+    {
+        using var workspace = new Workspace();
+        workspace.Write("key", "not used");
+        var inventory = workspace.WriteJson("partner-hosts.json", new System.Text.Json.Nodes.JsonObject
+        {
+            ["hosts"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject
+            {
+                ["name"] = "r750-1", ["address"] = "10.1.2.7", ["user"] = "root", ["privateKey"] = "key",
+                ["hostKey"] = "SHA256:sU/1d+u39lz87L0C4BMhUpU4L3RyOv6wVAN+IJrKp24", ["arch"] = "x64", ["sku"] = "R750",
+            }),
+        });
+        var result = await CliRunner.RunAsync("certify", "--inventory", inventory, "--partner", "contoso", "--data", workspace.Path(".testgrid"), "--out", workspace.Path("out"));
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput), result.ToString());
+        Assert.That(result.Error, Does.Match(@"partner-hosts\.json:\d+: \$\.hosts\[0\]\.hardware: expected the hardware host 'r750-1' is declared to have"));
+
+        result = await CliRunner.RunAsync("certify", "--inventory", inventory, "--partner", "a/b", "--data", workspace.Path(".testgrid"));
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.InvalidInput));
+        Assert.That(result.Error, Does.Contain("--partner: expected a partner name of letters, digits"));
+        Assert.That(Directory.Exists(workspace.Path(".testgrid", "partners")), Is.False, "invalid input makes no key");
     }
 
     [Test]
