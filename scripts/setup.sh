@@ -2,7 +2,8 @@
 # Prepares a machine for TestGrid's main job and tests; safe to run again (each step checks first).
 #   scripts/setup.sh [--no-docker] [--images RECIPE...]
 #  - Debian packages: QEMU for x64 and arm64 guests (qemu-system-x86, qemu-system-arm, qemu-utils), qemu-user-static
-#    and binfmt-support (to build arm64 images on x64), mmdebstrap and e2fsprogs (image recipes), openssh-client
+#    and binfmt-support (to build arm64 images on x64), mmdebstrap, arch-test (mmdebstrap's check of a foreign
+#    architecture: a recommendation, which --no-install-recommends leaves out) and e2fsprogs (image recipes), openssh-client
 #    (ssh-keygen, ssh-keyscan), openssh-server (/usr/sbin/sshd: the fan-out benchmark starts its own sshd processes on
 #    127.0.0.1; it neither needs nor uses a system sshd, which the package may start on port 22), util-linux (setsid),
 #    docker.io (a Docker engine for the tests' SSH hosts), and nodejs and npm (for Azurite);
@@ -47,6 +48,7 @@ if $docker; then
   docker info >/dev/null 2>&1 || command -v dockerd >/dev/null || missing+=(docker.io)
 fi
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+command -v arch-test >/dev/null || missing+=(arch-test)
 command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
