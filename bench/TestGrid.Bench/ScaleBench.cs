@@ -16,7 +16,7 @@
 //     /dev/shm where there is one);
 //   - peak memory: the process's peak resident set (VmHWM);
 //   - grain calls per cell: calls received by grains (an incoming grain call filter) ÷ cells;
-//   - makespan against the capacity lower bound: the run's start to its last attempt's end, against
+//   - makespan against the capacity lower bound: the run handed to the engine (after the warm-up, or the cluster's start) to its last attempt's end, against
 //     max(the longest cell's attempts, max over quota pools of the pool's attempt time ÷ its quota), as a ratio.
 //     (The pool bound is ≥ total attempt time ÷ total capacity, so the ratio is no flattery.)
 // With --silos N > 1 (default size 10,000 cells), for each size: Azurite and N real testgrid-silo processes clustered
@@ -88,7 +88,7 @@ internal static class ScaleBench
     private static readonly TimeSpan ClusterRunTimeout = TimeSpan.FromHours(1);
 
     /// <summary>What one size measured: CPU over the run, peak memory (and per silo), grain calls, and the run's cells with their attempts.</summary>
-    private sealed record Measurement(TimeSpan Cpu, long PeakBytes, string? PeakNote, long Calls, TimeSpan Wall, string Verdict,
+    private sealed record Measurement(RunSpec Spec, TimeSpan Cpu, long PeakBytes, string? PeakNote, long Calls, TimeSpan Wall, string Verdict,
         IReadOnlyList<(Cell Cell, CellState State, IReadOnlyList<AttemptResult> Attempts)> Cells);
 
     public static async Task<int> RunAsync(ScaleBenchOptions options)
@@ -133,7 +133,7 @@ internal static class ScaleBench
                 ? await InProcessAsync(spec, profile, folder, cloud).ConfigureAwait(false)
                 : await ClusterAsync(spec, workload.ProfilePath, options.Silos, folder, cloud).ConfigureAwait(false);
             if (measured is null) return false;
-            AddFigures(options.Silos == 1 ? "1 silo" : $"{options.Silos} silos", spec, measured, pools);
+            AddFigures(options.Silos == 1 ? "1 silo" : $"{options.Silos} silos", measured, pools);
             return true;
         }
         finally
@@ -180,6 +180,7 @@ internal static class ScaleBench
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         calls.Reset();
         var clock = Stopwatch.StartNew();
+        spec = spec with { CreatedAt = DateTimeOffset.UtcNow };
         var run = grains.GetGrain<IRunGrain>(spec.RunId);
         await run.StartAsync(spec).ConfigureAwait(false);
         RunProgress progress;
@@ -210,7 +211,7 @@ internal static class ScaleBench
         var reading = Stopwatch.StartNew();
         var record = (await new SqliteLedger(Path.Combine(folder, ".testgrid", SqliteLedger.FileName)).GetRunAsync(spec.RunId, CancellationToken.None).ConfigureAwait(false))!;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    the run read back from the ledger in {reading.Elapsed.TotalSeconds:0.0} s"));
-        return new Measurement(used, SiloProcessHost.PeakResidentBytes(Environment.ProcessId), null, callCount, wall, $"{progress.Verdict?.Status}",
+        return new Measurement(spec, used, SiloProcessHost.PeakResidentBytes(Environment.ProcessId), null, callCount, wall, $"{progress.Verdict?.Status}",
             [.. record.Cells.Select(c => (c.Cell, c.State ?? CellState.Queued, c.Attempts))]);
     }
 
@@ -249,10 +250,11 @@ internal static class ScaleBench
             var (cpu, calls) = (Cpu(), await cluster.GrainCallsAsync(interruption.Token).ConfigureAwait(false));
             var (used, callCount) = (TimeSpan.Zero, 0L);
             // Read when the run is done, before its report (a call and CPU of its own) is built, as in one silo.
+            spec = spec with { CreatedAt = DateTimeOffset.UtcNow };
             var run = await cluster.RunAsync(spec, ClusterRunTimeout, Console.WriteLine, interruption.Token, whenDone: async () =>
                 (used, callCount) = (Cpu() - cpu, await cluster.GrainCallsAsync(interruption.Token).ConfigureAwait(false) - calls)).ConfigureAwait(false);
             var peaks = cluster.Silos.Select(s => (s.Name, Bytes: s.PeakResidentBytes())).ToList();
-            return new Measurement(used, peaks.Max(p => p.Bytes), $"per silo: {string.Join(", ", peaks.Select(p => $"{p.Name} {Mib(p.Bytes):0} MiB"))}", callCount, run.Elapsed,
+            return new Measurement(spec, used, peaks.Max(p => p.Bytes), $"per silo: {string.Join(", ", peaks.Select(p => $"{p.Name} {Mib(p.Bytes):0} MiB"))}", callCount, run.Elapsed,
                 $"{run.Report.Verdict.Status}", [.. run.Report.Cells.Select(c => (c.Cell, c.State, c.Attempts))]);
         }
         catch (OperationCanceledException) when (interruption.Token.IsCancellationRequested)
@@ -267,8 +269,9 @@ internal static class ScaleBench
     /// attempt's end; its bound is max(the longest cell's attempts, max over quota pools of the pool's attempt time ÷ its
     /// quota), which is ≥ total attempt time ÷ total capacity.
     /// </summary>
-    private static void AddFigures(string silos, RunSpec spec, Measurement measured, IReadOnlyDictionary<string, int> pools)
+    private static void AddFigures(string silos, Measurement measured, IReadOnlyDictionary<string, int> pools)
     {
+        var spec = measured.Spec;
         var (cells, parallel) = (spec.Plan.Cells.Count, spec.Parallelism);
         var attempts = measured.Cells.SelectMany(c => c.Attempts.Select(a => (Cell: c.Cell, Attempt: a))).ToList();
         var makespan = (attempts.Max(a => a.Attempt.EndedAt) - spec.CreatedAt).TotalSeconds;
@@ -281,8 +284,16 @@ internal static class ScaleBench
         var ideal = Math.Max(longest, byPool.Max(p => ListSchedule(p.Durations, pools[p.Pool])));
         var states = measured.Cells.GroupBy(c => c.State).ToDictionary(g => g.Key, g => g.Count());
 
+        // Where the makespan exceeds the cell that ends last: its wait before its first attempt, and between its attempts.
+        var last = measured.Cells.MaxBy(c => c.Attempts.Max(a => a.EndedAt));
+        var ordered = last.Attempts.OrderBy(a => a.StartedAt).ToList();
+        var firstWait = (ordered[0].StartedAt - spec.CreatedAt).TotalSeconds;
+        var gaps = ordered.Zip(ordered.Skip(1), (a, b) => (b.StartedAt - a.EndedAt).TotalSeconds).ToList();
+
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"    done in {measured.Wall.TotalSeconds:0.0} s: verdict {measured.Verdict}; {string.Join(", ", states.Select(s => $"{s.Key} {s.Value:N0}"))}; {attempts.Count:N0} attempts"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"    the cell that ended last ({last.Cell.Name}): {ordered.Count} attempts, {ordered.Sum(a => (a.EndedAt - a.StartedAt).TotalSeconds):0.0} s in them; first attempt {firstWait:0.00} s after the run's start; between attempts {string.Join(", ", gaps.Select(g => $"{g:0.00} s"))}"));
         if (measured.PeakNote is { } peakNote) Console.WriteLine($"    peak memory {peakNote}");
         var label = $"{cells:N0} cells, {silos}";
         Figures.Add(new Figure("scale", $"{label}: orchestration CPU per cell", measured.Cpu.TotalMilliseconds / cells, "ms", Target: 0.5, Simulated: true));
