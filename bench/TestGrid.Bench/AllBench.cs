@@ -4,7 +4,7 @@
 //   bench/run                (sets the machine up, builds, then runs this)
 //   dotnet bench/TestGrid.Bench/bin/Release/net10.0/TestGrid.Bench.dll all [--quick] [--only scale,soak,...]
 //
-// --quick runs the small sizes only (1,000 cells on one silo and on three, 200-cell soak, 8 SSH hosts, one boot): minutes instead of an hour.
+// --quick runs the small sizes only (1,000 cells on one silo and on three, 200-cell soak, 8 SSH hosts, one boot): minutes instead of half an hour.
 // --only runs some (scale, scale-cluster, soak, fanout, boot, micro) and keeps the day's other figures: a figure of the
 // same name is replaced, the rest of bench/results/<date>.json stays.
 using System.Diagnostics;
