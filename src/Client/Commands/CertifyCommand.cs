@@ -165,7 +165,7 @@ internal static class CertifyCommand
             ["hosts"] = new JsonArray([.. hosts.Hosts.Select(h => (JsonNode)new JsonObject
             {
                 ["name"] = h.Name,
-                ["address"] = StaticProvider.IsLoopback(h.Address) ? h.Address : redactor.Token(Redactor.Kinds.Hostname, h.Address),
+                ["address"] = h.LoopbackAddress ? h.Address : redactor.Token(Redactor.Kinds.Hostname, h.Address),
                 ["port"] = h.Port,
                 ["user"] = h.User,
                 ["hostKey"] = h.HostKey,

@@ -31,6 +31,11 @@ public sealed record StaticHost(
 {
     /// <summary>What identifies the machine across runs and inventories: two leases never share it.</summary>
     [JsonIgnore] public string Endpoint => $"{Address}:{Port}";
+
+    /// <summary>Whether the address is the runner's own machine (a test's container, a tunnel): it identifies no one's host, so certification need not redact it.</summary>
+    [JsonIgnore]
+    public bool LoopbackAddress => Address.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || (System.Net.IPAddress.TryParse(Address, out var ip) && System.Net.IPAddress.IsLoopback(ip));
 }
 
 public static class InventoryLoader

@@ -38,7 +38,7 @@ public sealed class StaticProvider(HostInventory inventory) : IMachineProvider
         {
             NotRebootable = host.Rebootable ? null : $"host {host.Name} is declared not rebootable (inventory: \"rebootable\": false)",
             Declared = host.Hardware,
-            Hostnames = IsLoopback(host.Address) ? [] : [host.Address],
+            Hostnames = host.LoopbackAddress ? [] : [host.Address],
         });
     }
 
@@ -53,10 +53,6 @@ public sealed class StaticProvider(HostInventory inventory) : IMachineProvider
             $"for p in /proc/[0-9]*; do case \"$(readlink $p/cwd 2>/dev/null)\" in '{folder}'|'{folder}'/*) kill -KILL \"${{p#/proc/}}\" 2>/dev/null;; esac; done; rm -rf '{folder}'",
             TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>Whether an address is this machine's own (a test's container, a tunnel): it identifies no one's host.</summary>
-    public static bool IsLoopback(string address) =>
-        address.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (System.Net.IPAddress.TryParse(address, out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
     private static SshTarget Target(StaticHost host) => new(host.Address, host.Port, host.User, host.PrivateKey, [host.HostKey]);
 

@@ -37,7 +37,7 @@ public sealed class CertifyRebootTests
             Provider = QemuProvider.ProviderName,
         };
         var attempt = $"{scenario.RunId}-partner-1";
-        var machine = await provider.ProvisionAsync(new ProvisionRequest(scenario.RunId, cell, attempt, null, scenario.Workspace.Path("guest"), new NoLog(), new Dictionary<string, double>()),
+        var machine = await provider.ProvisionAsync(new ProvisionRequest(scenario.RunId, cell, attempt, null, scenario.Workspace.Path("guest"), new TestOutputLog(), new Dictionary<string, double>()),
             CancellationToken.None);
         try
         {
@@ -81,10 +81,5 @@ public sealed class CertifyRebootTests
             await provider.DestroyAsync(machine, CancellationToken.None);
         }
         Assert.That(scenario.LiveGuests(), Is.Zero);
-    }
-
-    private sealed class NoLog : IAttemptLog
-    {
-        public void Write(string message) => TestContext.Out.WriteLine(message);
     }
 }

@@ -1,6 +1,9 @@
 using TestGrid.Certification;
 using TestGrid.Input;
 using TestGrid.Inventory;
+using TestGrid.Matrix;
+using TestGrid.Provision;
+using TestGrid.Static;
 using TestGrid.Tests.Support;
 
 namespace TestGrid.Tests.Certification;
@@ -71,5 +74,22 @@ public sealed class HardwareInventoryTests
         var file = workspace.Write("hosts.json", $$"""{ "hosts": [ { {{Host}}, "rebootable": "no" } ] }""");
         var error = Assert.Throws<InputException>(() => InventoryLoader.Load(file))!.Errors.Single();
         Assert.That(error.ToString(), Does.StartWith(file).And.Contain("$.hosts[0].rebootable").And.Contain("expected true or false"));
+    }
+
+    [TestCase("r750-1.lab.contoso.example", true, TestName = "Hostnames: a DNS name identifies the host")]
+    [TestCase("10.1.2.7", true, TestName = "Hostnames: an IP address identifies the host")]
+    [TestCase("fe80::1", true, TestName = "Hostnames: an IPv6 address identifies the host")]
+    [TestCase("127.0.0.1", false, TestName = "Hostnames: 127.0.0.1 is the runner's own")]
+    [TestCase("::1", false, TestName = "Hostnames: ::1 is the runner's own")]
+    [TestCase("LocalHost", false, TestName = "Hostnames: localhost is the runner's own")]
+    public async Task A_static_hosts_address_is_among_the_names_certification_redacts_unless_it_is_loopback(string address, bool identifies)
+    {
+        // Provisioning a static host connects to nothing: it names the machine the lease holds.
+        var host = new StaticHost("lab-7", address, "root", "/nonexistent/key", "SHA256:sU/1d+u39lz87L0C4BMhUpU4L3RyOv6wVAN+IJrKp24", Arch.X64, "D2s");
+        var cell = Sample.Cell("D2s");
+        var machine = await new StaticProvider(new HostInventory([host])).ProvisionAsync(
+            new ProvisionRequest("run", cell, "run-1", StaticProvider.ResourceOf(host), "", new TestOutputLog(), new Dictionary<string, double>()), CancellationToken.None);
+        Assert.That(host.LoopbackAddress, Is.EqualTo(!identifies));
+        Assert.That(machine.Hostnames, identifies ? Is.EqualTo(new[] { address }) : Is.Empty);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using TestGrid.Tests.Support;
 using TestGrid.Verdict;
 
@@ -79,9 +80,9 @@ public sealed class CliTests
     {
         using var workspace = new Workspace();
         workspace.Write("key", "not used");
-        var inventory = workspace.WriteJson("partner-hosts.json", new System.Text.Json.Nodes.JsonObject
+        var inventory = workspace.WriteJson("partner-hosts.json", new JsonObject
         {
-            ["hosts"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject
+            ["hosts"] = new JsonArray(new JsonObject
             {
                 ["name"] = "r750-1", ["address"] = "10.1.2.7", ["user"] = "root", ["privateKey"] = "key",
                 ["hostKey"] = "SHA256:sU/1d+u39lz87L0C4BMhUpU4L3RyOv6wVAN+IJrKp24", ["arch"] = "x64", ["sku"] = "R750",
