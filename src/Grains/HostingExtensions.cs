@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime.Hosting;
 using TestGrid.Engine.Capacity;
 using TestGrid.Engine.Storage;
 using TestGrid.Ledger;
@@ -46,13 +47,13 @@ public static class HostingExtensions
         return silo;
     }
 
-    /// <summary>
-    /// Grain state kept in the silo's memory, copied with Orleans' own serializer: the default (JSON) costs milliseconds
-    /// per write of a capacity grain's queue, and the capacity grain writes on every lease.
-    /// </summary>
-    public static ISiloBuilder AddTestGridMemoryStorage(this ISiloBuilder silo, string name) =>
-        silo.AddMemoryGrainStorage(name, options => options.Configure<Orleans.Serialization.Serializer>((o, serializer) =>
-            o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer)));
+    /// <summary>Grain state kept in the silo's memory (<see cref="SiloMemoryGrainStorage"/>): for a silo that is the whole cluster.</summary>
+    public static ISiloBuilder AddTestGridMemoryStorage(this ISiloBuilder silo, string name)
+    {
+        silo.Services.AddGrainStorage(name, (services, key) => new SiloMemoryGrainStorage(
+            key, services.GetRequiredService<Orleans.Serialization.DeepCopier>(), services.GetRequiredService<Orleans.Serialization.Serializers.IActivatorProvider>()));
+        return silo;
+    }
 
     /// <summary>The embedded engine's grain state, beside the ledger.</summary>
     public const string EngineDatabase = "engine.db";

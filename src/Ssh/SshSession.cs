@@ -141,22 +141,21 @@ public sealed class SshSession : IAsyncDisposable
     public const int ResultFileBytes = 16 * 1024;
 
     /// <summary>Writes the input to the command's stdin, then closes it; a command that stops reading ends the feed (its exit says why).</summary>
-    private static async Task FeedAsync(SshCommand ssh, Stream input, CancellationToken cancellationToken)
+    private static Task FeedAsync(SshCommand ssh, Stream input, CancellationToken cancellationToken) => OnOwnThread(() =>
     {
         try
         {
-            // The channel's input stream writes synchronously (it waits for the peer's window): off the caller's thread.
-            await Task.Run(async () =>
-            {
-                using var stdin = ssh.CreateInputStream();
-                await input.CopyToAsync(stdin, cancellationToken).ConfigureAwait(false);
-            }, cancellationToken).ConfigureAwait(false);
+            // The channel's input stream writes synchronously (it waits for the peer's window).
+            using var stdin = ssh.CreateInputStream();
+            var buffer = new byte[32 * 1024];
+            int read;
+            while (!cancellationToken.IsCancellationRequested && (read = input.Read(buffer)) > 0) stdin.Write(buffer, 0, read);
         }
-        catch (Exception e) when (e is SshException or IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        catch (Exception e) when (e is SshException or IOException or ObjectDisposedException or InvalidOperationException)
         {
             // The command ended or the connection dropped: RunAsync reports it.
         }
-    }
+    });
 
     /// <summary>Runs a short housekeeping command; returns its capped output, or throws on a non-zero exit.</summary>
     /// <param name="input">The command's stdin (e.g. an <see cref="Archive"/> for <c>tar -x</c>); closed when null.</param>
@@ -230,13 +229,22 @@ public sealed class SshSession : IAsyncDisposable
         }
     }
 
-    private static async Task PumpAsync(Stream stream, OutputCapture output)
+    private static Task PumpAsync(Stream stream, OutputCapture output) => OnOwnThread(() =>
     {
         var buffer = new byte[32 * 1024];
         int read;
-        while ((read = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0)
-            output.Append(buffer.AsSpan(0, read));
-    }
+        while ((read = stream.Read(buffer)) > 0) output.Append(buffer.AsSpan(0, read));
+    });
+
+    /// <summary>
+    /// Runs blocking channel I/O on a thread of its own. SSH.NET's channel streams read and write synchronously (their
+    /// ReadAsync is the base class's: the blocking read on a thread-pool thread), so a command's two output pumps and its
+    /// input feed would each hold a pool thread for as long as the command runs. With many commands at once the pool,
+    /// which grows by a thread or two a second, starved: on 2 cores, 8 hosts at once paid 126 ms a command for it
+    /// (18 ms with threads of their own), and everything else the process ran (grains, timers) waited too.
+    /// </summary>
+    private static Task OnOwnThread(Action action) =>
+        Task.Factory.StartNew(action, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private static ConnectionInfo CreateConnectionInfo(SshTarget target, SshSessionOptions options)
     {

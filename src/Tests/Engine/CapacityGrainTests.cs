@@ -212,7 +212,7 @@ public sealed class CapacityGrainTests
             {
                 c.UnitLimits["two-units"] = 2;
                 c.UnitLimits["fifty-units"] = 50;
-            }).AddMemoryGrainStorage(TestGridStorage.Capacity);
+            }).AddTestGridMemoryStorage(TestGridStorage.Capacity);
     }
 
     private sealed class Client : IClientBuilderConfigurator
