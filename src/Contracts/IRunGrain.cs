@@ -83,6 +83,12 @@ public sealed record RunSpec
 
     /// <summary>Set when the run certifies a partner's machines (<c>testgrid certify</c>): hardware collected, identifying values redacted.</summary>
     [Id(9)] public CertificationSpec? Certification { get; init; }
+
+    /// <summary>
+    /// An earlier run (of the same matrix, say the last candidate's) whose cells' durations set the order cells start
+    /// in: longest first (<see cref="Plan.DispatchOrder"/>). Null: plan order.
+    /// </summary>
+    [Id(10)] public string? DurationsFrom { get; init; }
 }
 
 /// <summary>What to rerun: cells, each with the tests to run (empty: all), and why.</summary>

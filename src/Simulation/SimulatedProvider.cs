@@ -31,14 +31,15 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
     }
 
     public Task<Machine> ProvisionAsync(ProvisionRequest request, CancellationToken cancellationToken) =>
-        ProvisionAsync(request, request.AttemptId, cancellationToken);
+        ProvisionAsync(request, request.AttemptId, request.AttemptId, cancellationToken);
 
-    /// <param name="draw">What the latency and the failure are drawn for: the attempt, or within a cell's attempts its try (<see cref="AttemptRequest.Try"/>).</param>
-    private async Task<Machine> ProvisionAsync(ProvisionRequest request, string draw, CancellationToken cancellationToken)
+    /// <param name="draw">What the failure is drawn for: the attempt, or within a cell's attempts its try (<see cref="AttemptRequest.Try"/>).</param>
+    /// <param name="latency">What the latency is drawn for: the attempt, or the run and the try.</param>
+    private async Task<Machine> ProvisionAsync(ProvisionRequest request, string draw, string latency, CancellationToken cancellationToken)
     {
         var cell = request.Cell;
         var times = profile.TimesOf(cell.Sku.Name);
-        var seconds = times.Provision.Sample(U(cell.Id, draw, "provision"), U(cell.Id, draw, "provision-2"));
+        var seconds = times.Provision.Sample(U(cell.Id, latency, "provision"), U(cell.Id, latency, "provision-2"));
         await Task.Delay(profile.Real(seconds), _time, cancellationToken).ConfigureAwait(false);
         request.Metrics["provision.seconds"] = seconds;
         var failure = U(cell.Id, draw, "provision-failure");
@@ -87,6 +88,9 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
         var cell = request.Cell;
         // Drawn per try, not per attempt: an attempt lost with its silo is replaced by one that draws as it would have.
         var draw = $"try {request.Try}";
+        // The cloud's latencies also vary from run to run (what a machine takes to come and go is the cloud's, not the
+        // cell's); failures and the tests' durations and outcomes do not, so that a run decides as another of the same seed.
+        var latency = $"{request.RunId} {draw}";
         var started = _time.GetUtcNow();
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         var tests = new List<TestResult>();
@@ -98,10 +102,10 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
         try
         {
             await stage(CellState.Provisioning, null).ConfigureAwait(false);
-            machine = await ProvisionAsync(new ProvisionRequest(request.RunId, cell, request.AttemptId, request.Resource, "", log, metrics), draw, cancellationToken).ConfigureAwait(false);
+            machine = await ProvisionAsync(new ProvisionRequest(request.RunId, cell, request.AttemptId, request.Resource, "", log, metrics), draw, latency, cancellationToken).ConfigureAwait(false);
 
             await stage(CellState.Booting, machine.Name).ConfigureAwait(false);
-            var boot = profile.TimesOf(cell.Sku.Name).Boot.Sample(U(cell.Id, draw, "boot"), U(cell.Id, draw, "boot-2"));
+            var boot = profile.TimesOf(cell.Sku.Name).Boot.Sample(U(cell.Id, latency, "boot"), U(cell.Id, latency, "boot-2"));
             if (U(cell.Id, draw, "slow-boot") < profile.Failures.SlowBoot) boot *= profile.Failures.SlowBootFactor;
             await Task.Delay(profile.Real(boot), _time, cancellationToken).ConfigureAwait(false);
             metrics["boot.ssh_login"] = boot;
@@ -153,7 +157,7 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
             // Teardown whatever happened, deaf to the attempt's cancel, as the real runner's.
             if (machine is not null)
             {
-                var seconds = profile.TimesOf(cell.Sku.Name).Teardown.Sample(U(cell.Id, draw, "teardown"), U(cell.Id, draw, "teardown-2"));
+                var seconds = profile.TimesOf(cell.Sku.Name).Teardown.Sample(U(cell.Id, latency, "teardown"), U(cell.Id, latency, "teardown-2"));
                 await Task.Delay(profile.Real(seconds), _time, CancellationToken.None).ConfigureAwait(false);
                 cloud.Delete(machine.Name);
             }

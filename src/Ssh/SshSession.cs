@@ -108,7 +108,9 @@ public sealed class SshSession : IAsyncDisposable
         var watch = Stopwatch.StartNew();
         try
         {
-            var execution = ssh.ExecuteAsync(CancellationToken.None);
+            // Opening the channel and sending the exec request wait for the server's replies synchronously: not on a pool
+            // thread either. The command's output streams exist once they have been sent.
+            var execution = await OnOwnThread(() => ssh.ExecuteAsync(CancellationToken.None)).ConfigureAwait(false);
             var pumps = Task.WhenAll(PumpAsync(ssh.OutputStream, output), PumpAsync(ssh.ExtendedOutputStream, result ?? output));
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(timeout);
@@ -238,13 +240,18 @@ public sealed class SshSession : IAsyncDisposable
 
     /// <summary>
     /// Runs blocking channel I/O on a thread of its own. SSH.NET's channel streams read and write synchronously (their
-    /// ReadAsync is the base class's: the blocking read on a thread-pool thread), so a command's two output pumps and its
-    /// input feed would each hold a pool thread for as long as the command runs. With many commands at once the pool,
+    /// ReadAsync is the base class's: the blocking read on a thread-pool thread), and starting a command waits for the
+    /// server to open its channel, so a command's start, its two output pumps and its input feed would each hold a pool
+    /// thread, the pumps for as long as the command runs. With many commands at once the pool,
     /// which grows by a thread or two a second, starved: on 2 cores, 8 hosts at once paid 126 ms a command for it
     /// (18 ms with threads of their own), and everything else the process ran (grains, timers) waited too.
     /// </summary>
     private static Task OnOwnThread(Action action) =>
         Task.Factory.StartNew(action, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <inheritdoc cref="OnOwnThread(Action)"/>
+    private static Task<T> OnOwnThread<T>(Func<T> work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private static ConnectionInfo CreateConnectionInfo(SshTarget target, SshSessionOptions options)
     {

@@ -48,10 +48,14 @@ internal static class RunCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log the engine's work to stderr." };
         var target = new EngineTarget();
         var detach = new Option<bool>("--detach") { Description = "With --cluster: submit the run, print its id and exit 0; follow it with 'testgrid watch'." };
+        var durationsFrom = new Option<string?>("--durations-from")
+        {
+            Description = "An earlier run (e.g. the last candidate's) whose cells' durations set the start order: longest first; cells it did not have start first. Default: plan order.",
+        };
 
         var command = new Command("run", "Run every cell of a matrix and print the release verdict. Exit code: 0 PASS, 1 FAIL, 2 INCOMPLETE, 3 invalid input.")
         {
-            matrixArgument, provider, inventory, azure, images, outDir, parallel, runId, keep, keepFor, bootTimeout, accel, output, verbose, detach,
+            matrixArgument, provider, inventory, azure, images, outDir, parallel, runId, keep, keepFor, bootTimeout, accel, output, verbose, detach, durationsFrom,
         };
         foreach (var option in target.Options) command.Options.Add(option);
         command.Validators.Add(result =>
@@ -62,12 +66,12 @@ internal static class RunCommand
             parse.GetValue(matrixArgument)!, parse.GetValue(inventory), parse.GetValue(azure), CommonOptions.ProviderName(parse.GetValue(provider), parse.GetValue(inventory), parse.GetValue(azure)),
             parse.GetValue(images), parse.GetValue(outDir), parse.GetValue(parallel), parse.GetValue(runId),
             parse.GetValue(keep) == "failed" ? parse.GetValue(keepFor) : null, parse.GetValue(bootTimeout), parse.GetValue(accel)!,
-            parse.GetValue(output) == "json", parse.GetValue(verbose), parse.GetValue(detach)), cancellationToken));
+            parse.GetValue(output) == "json", parse.GetValue(verbose), parse.GetValue(detach), parse.GetValue(durationsFrom)), cancellationToken));
         return command;
     }
 
     private sealed record RunArguments(string Matrix, string? Inventory, string? Azure, string Provider, string? Images, string? Out, int Parallel, string? RunId,
-        TimeSpan? KeepFailedFor, int BootTimeoutSeconds, string Accelerator, bool Json, bool Verbose, bool Detach);
+        TimeSpan? KeepFailedFor, int BootTimeoutSeconds, string Accelerator, bool Json, bool Verbose, bool Detach, string? DurationsFrom);
 
     private static async Task<int> RunAsync(CliConsole console, ParseResult parse, EngineTarget target, RunArguments args, CancellationToken cancellationToken)
     {
@@ -101,6 +105,7 @@ internal static class RunCommand
                 OutputRoot = outputRoot,
                 CreatedAt = DateTimeOffset.UtcNow,
                 KeepFailedFor = args.KeepFailedFor,
+                DurationsFrom = args.DurationsFrom,
             };
         }
         catch (InputException e)
@@ -139,6 +144,9 @@ internal static class RunCommand
             if (await run.GetSpecAsync().ConfigureAwait(false) is not null)
                 return console.InvalidInput([new InputError("(command line)", "--run-id",
                     $"a run '{spec.RunId}' already exists in the {engine.Description}: finish it with 'testgrid resume {spec.RunId}', or choose another --run-id")]);
+            if (spec.DurationsFrom is { } earlier && await engine.Grains.GetGrain<IRunGrain>(earlier).GetSpecAsync().ConfigureAwait(false) is null)
+                return console.InvalidInput([new InputError("(command line)", "--durations-from",
+                    $"the {engine.Description} has no run '{earlier}' to take durations from: name a run it ran (its id, as testgrid run printed it)")]);
             log.WriteLine($"run {spec.RunId}: {spec.Plan.Cells.Count} cells of matrix {spec.Plan.Matrix} on {spec.Provider.Name}, up to {spec.Parallelism} at once; {engine.Description}; output in {outputRoot}");
             await run.StartAsync(spec).ConfigureAwait(false);
             if (detach)

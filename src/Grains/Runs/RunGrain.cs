@@ -435,12 +435,13 @@ public sealed partial class RunGrain(
     {
         EnsureCounted();
         var runSpec = Spec;
+        var order = _order ??= await OrderAsync(runSpec);
         while (true)
         {
             var batch = new List<Cell>(StartBatch);
-            while (batch.Count < StartBatch && state.State.Cancelled is null && _inFlight < runSpec.Parallelism && _next < runSpec.Plan.Cells.Count)
+            while (batch.Count < StartBatch && state.State.Cancelled is null && _inFlight < runSpec.Parallelism && _next < order.Count)
             {
-                var cell = runSpec.Plan.Cells[_next++];
+                var cell = order[_next++];
                 var status = state.State.Cells[cell.Id];
                 if (status.Dispatched || status.State.IsTerminal()) continue;
                 status.Dispatched = true;
@@ -450,6 +451,32 @@ public sealed partial class RunGrain(
             if (batch.Count == 0) return;
             Checkpoint();
             await Task.WhenAll(batch.Select(StartCellAsync));
+        }
+    }
+
+    /// <summary>The order cells start in, once worked out (see <see cref="OrderAsync"/>).</summary>
+    private IReadOnlyList<Cell>? _order;
+
+    /// <summary>
+    /// The plan's cells in the order they start: the plan's, or longest first by the durations of the cells of the run
+    /// <see cref="RunSpec.DurationsFrom"/> names (one read of the ledger); the plan's when the ledger cannot be read.
+    /// </summary>
+    private async Task<IReadOnlyList<Cell>> OrderAsync(RunSpec runSpec)
+    {
+        if (runSpec.DurationsFrom is not { } earlier) return runSpec.Plan.Cells;
+        try
+        {
+            var record = await ledger.GetRunAsync(earlier, CancellationToken.None);
+            var expected = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
+            foreach (var cell in record?.Cells ?? [])
+                if (DispatchOrder.ExpectedDuration(cell.Attempts) is { } duration) expected[cell.Cell.Name] = duration;
+            LogOrder(logger, runSpec.RunId, earlier, runSpec.Plan.Cells.Count(c => expected.ContainsKey(c.Name)), runSpec.Plan.Cells.Count);
+            return DispatchOrder.LongestFirst(runSpec.Plan.Cells, expected);
+        }
+        catch (Exception e)
+        {
+            LogOrderFailed(logger, e, runSpec.RunId, earlier);
+            return runSpec.Plan.Cells;
         }
     }
 
@@ -521,6 +548,12 @@ public sealed partial class RunGrain(
             return new CellReport(cell, status.State, recorded, recorded.Count == 0 ? status.Detail : null);
         })];
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "run {Run}: cells start longest first by their durations in run {Earlier} ({Known} of {Cells} cells have one; the others go first)")]
+    private static partial void LogOrder(ILogger logger, string run, string earlier, int known, int cells);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "run {Run}: the durations of run {Earlier} could not be read from the ledger; cells start in plan order")]
+    private static partial void LogOrderFailed(ILogger logger, Exception exception, string run, string earlier);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "run {Run}: ending the run with its provider failed")]
     private static partial void LogEndFailed(ILogger logger, Exception exception, string run);

@@ -8,6 +8,7 @@ namespace TestGrid.Tests.Unit;
 /// <summary>
 /// The simulated cloud decides an attempt by the cell and its try, whatever the attempt's number: an attempt that
 /// replaces one lost with its silo draws what the lost one drew, so a run disturbed by kills decides as an undisturbed one.
+/// Another run of the same seed decides the same and its tests take as long; the cloud's latencies are its own.
 /// </summary>
 public sealed class SimulatedProviderTests
 {
@@ -44,5 +45,29 @@ public sealed class SimulatedProviderTests
         // Not vacuous: the draws do depend on the try (every metric is a draw of its own).
         Assert.That(triesDiffer, Is.GreaterThan(0));
         Assert.That(new AttemptRequest("r", spec.Plan.Cells[0], 3, "r-c-3", spec.Suites, spec.Policy, null, spec.OutputRoot).Try, Is.EqualTo(3), "by default a try is the attempt's number");
+    }
+
+    [Test]
+    public async Task Another_run_decides_the_same_with_the_same_test_durations_and_latencies_of_its_own()
+    {
+        var profile = new SimulationProfile { TimeCompression = 1_000_000, Failures = new FailureRates { ProvisionFailure = 0.3, SshDrop = 0.2 } };
+        var workload = SimulatedWorkload.Create(Path.Combine(_folder, "workload"), 20, profile);
+        var provider = new SimulatedProvider(workload.Profile, new SimulatedCloud(Path.Combine(_folder, "cloud")));
+        async Task<AttemptResult> Attempt(string runId, Plan.Cell cell)
+        {
+            var spec = workload.Spec(runId, 20);
+            return await provider.RunAsync(new AttemptRequest(runId, cell, 1, $"{runId}-{cell.Id}-1", spec.Suites, spec.Policy, null, spec.OutputRoot),
+                (_, _) => Task.CompletedTask, CancellationToken.None);
+        }
+
+        var latenciesDiffer = 0;
+        foreach (var cell in workload.Plan.Cells)
+        {
+            var (first, second) = (await Attempt("run-a", cell), await Attempt("run-b", cell));
+            Assert.That((second.Outcome, second.ErrorKind), Is.EqualTo((first.Outcome, first.ErrorKind)), cell.Name);
+            Assert.That(second.Tests.Select(t => (t.Test, t.Outcome, t.Duration)), Is.EqualTo(first.Tests.Select(t => (t.Test, t.Outcome, t.Duration))), cell.Name);
+            if (first.Metrics["provision.seconds"] != second.Metrics["provision.seconds"]) latenciesDiffer++;
+        }
+        Assert.That(latenciesDiffer, Is.EqualTo(workload.Plan.Cells.Count), "every cell's provisioning took another time in the other run");
     }
 }
