@@ -99,7 +99,12 @@ internal static partial class RunnerChecks
         return text.Length > 300 ? text[..300] + "…" : text;
     }
 
-    [GeneratedRegex(@"Kernel panic|\bOops\b|\bBUG:|Call Trace:|\b(emergency|rescue) (mode|shell)\b|\[\s*(\x1b\[[0-9;]*m)?FAILED(\x1b\[[0-9;]*m)?\s*\]|Dependency failed for|Timed out waiting for device", RegexOptions.IgnoreCase)]
+    /// <summary>
+    /// What trouble looks like on a console. The kernel's own alarms are matched as it prints them (<c>Kernel panic</c>,
+    /// <c>Oops</c>, <c>BUG:</c>): ignoring case, a harmless <c>..MP-BIOS bug: 8254 timer not connected to IO-APIC</c>
+    /// (a fallback x86 kernels take under emulation) failed good images. The rest ignore case (arm64 prints <c>Call trace:</c>).
+    /// </summary>
+    [GeneratedRegex(@"(?-i:Kernel panic|\bOops\b|\bBUG:)|Call Trace:|\b(emergency|rescue) (mode|shell)\b|\[\s*(\x1b\[[0-9;]*m)?FAILED(\x1b\[[0-9;]*m)?\s*\]|Dependency failed for|Timed out waiting for device", RegexOptions.IgnoreCase)]
     private static partial Regex Trouble();
 
     [GeneratedRegex(@"\x1b\[[0-9;?]*[A-Za-z]")]

@@ -55,11 +55,12 @@ public sealed class SiloMemoryGrainStorage(string name, DeepCopier copier, IActi
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         ArgumentNullException.ThrowIfNull(grainState);
-        // Kept as a version with no state: an ETag from before the clear never matches again.
-        var version = Replace(stateName, grainId, grainState.ETag, null, "clear");
         grainState.State = activators.GetActivator<T>().Create();
-        grainState.ETag = ETag(version);
         grainState.RecordExists = false;
+        // Clearing what was never written leaves nothing; else a version with no state is kept, so that an ETag from
+        // before the clear never matches again.
+        if (grainState.ETag is null && !_states.ContainsKey((stateName, grainId))) return Task.CompletedTask;
+        grainState.ETag = ETag(Replace(stateName, grainId, grainState.ETag, null, "clear"));
         return Task.CompletedTask;
     }
 

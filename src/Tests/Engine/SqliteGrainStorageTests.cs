@@ -256,57 +256,13 @@ public sealed class SqliteGrainStorageTests
     // ---- the provider on its own ----
 
     [Test]
-    public async Task Reading_a_missing_record_gives_the_default_state_no_record_and_no_ETag()
-    {
-        using var storage = Provider(Database);
-        var state = new GrainState<StorageTestState>(new StorageTestState { Text = "stale", Count = 4 }) { ETag = "7", RecordExists = true };
-        await storage.ReadStateAsync("s", Id("missing"), state, CancellationToken.None);
-        Assert.That((state.State!.Text, state.State!.Count, state.RecordExists, state.ETag), Is.EqualTo(((string?)null, 0, false, (string?)null)));
-    }
-
-    [Test]
     public async Task Writes_insert_without_an_ETag_update_only_with_the_stored_one_and_clears_never_reuse_a_version()
     {
         using var storage = Provider(Database);
-        var grain = Id("etags");
-        var mine = new GrainState<StorageTestState>(new StorageTestState { Text = "one" });
-        await storage.WriteStateAsync("s", grain, mine, CancellationToken.None);
-        Assert.That((mine.ETag, mine.RecordExists), Is.EqualTo(("1", true)));
-
-        var late = new GrainState<StorageTestState>(new StorageTestState { Text = "late" });
-        var insertConflict = Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("s", grain, late, CancellationToken.None));
-        Assert.That((insertConflict!.StoredEtag, insertConflict.CurrentEtag), Is.EqualTo(("1", (string?)null)), "an insert over a record conflicts");
-
-        mine.State!.Text = "two";
-        await storage.WriteStateAsync("s", grain, mine, CancellationToken.None);
-        Assert.That(mine.ETag, Is.EqualTo("2"));
-        var stale = new GrainState<StorageTestState>(new StorageTestState()) { ETag = "1" };
-        var updateConflict = Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("s", grain, stale, CancellationToken.None));
-        Assert.That((updateConflict!.StoredEtag, updateConflict.CurrentEtag), Is.EqualTo(("2", "1")));
-        Assert.ThrowsAsync<InconsistentStateException>(() => storage.ClearStateAsync("s", grain, stale, CancellationToken.None));
+        await GrainStorageContract.KeepsTheEtagRulesAsync(storage);
         var foreign = new GrainState<StorageTestState>(new StorageTestState()) { ETag = "W/\"0x8D\"" };
-        Assert.That(Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("s", grain, foreign, CancellationToken.None))!.Message,
+        Assert.That(Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("s", Id("etags"), foreign, CancellationToken.None))!.Message,
             Does.Contain("was not issued by this storage"));
-
-        await storage.ClearStateAsync("s", grain, mine, CancellationToken.None);
-        Assert.That((mine.State!.Text, mine.RecordExists, mine.ETag), Is.EqualTo(((string?)null, false, "3")));
-        var read = new GrainState<StorageTestState>(new StorageTestState());
-        await storage.ReadStateAsync("s", grain, read, CancellationToken.None);
-        Assert.That((read.State!.Text, read.RecordExists, read.ETag), Is.EqualTo(((string?)null, false, "3")));
-
-        var beforeClear = new GrainState<StorageTestState>(new StorageTestState { Text = "resurrected" }) { ETag = "2" };
-        Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("s", grain, beforeClear, CancellationToken.None),
-            "an activation that read before the clear cannot write over it");
-        Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("s", grain, new GrainState<StorageTestState>(new StorageTestState()), CancellationToken.None),
-            "a cleared record still exists for inserts: its version must be carried");
-        read.State!.Text = "after clear";
-        await storage.WriteStateAsync("s", grain, read, CancellationToken.None);
-        Assert.That(read.ETag, Is.EqualTo("4"));
-
-        // Clearing what was never written is no conflict.
-        var nothing = new GrainState<StorageTestState>(new StorageTestState());
-        await storage.ClearStateAsync("s", Id("never"), nothing, CancellationToken.None);
-        Assert.That((nothing.RecordExists, nothing.ETag), Is.EqualTo((false, (string?)null)));
     }
 
     [Test]
