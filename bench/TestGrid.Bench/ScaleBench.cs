@@ -136,7 +136,7 @@ internal static class ScaleBench
                 : [await ClusterAsync(spec, workload.ProfilePath, options.Silos, folder, cloud).ConfigureAwait(false)];
             if (measured.Any(m => m is null)) return false;
             AddFigures(options.Silos == 1 ? "1 silo" : $"{options.Silos} silos", measured[0]!, pools);
-            if (measured.Count > 1) AddFigures($"1 silo, again longest first", measured[1]!, pools, makespanOnly: true);
+            if (measured.Count > 1) AddFigures("1 silo, again longest first", measured[1]!, pools, makespanOnly: true);
             return true;
         }
         finally
@@ -198,7 +198,8 @@ internal static class ScaleBench
             measured.Add(await MeasureAsync(host, calls, spec with { RunId = $"{spec.RunId}-again", DurationsFrom = spec.RunId,
                 OutputRoot = $"{spec.OutputRoot}-again", Parallelism = spec.Plan.Cells.Count }, folder).ConfigureAwait(false));
         }
-        await host.StopAsync().ConfigureAwait(false);
+        // Also when interrupted: the cancelled run's attempts are torn down on the way out.
+        await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return measured;
     }
 
@@ -222,7 +223,6 @@ internal static class ScaleBench
             {
                 Console.WriteLine("    interrupted: cancelling the run");
                 await run.CancelAsync("benchmark interrupted").ConfigureAwait(false);
-                await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
                 return null;
             }
             if (clock.Elapsed - lastPrint > TimeSpan.FromSeconds(15))

@@ -35,7 +35,7 @@ public sealed class SiloMemoryGrainStorageTests
         try
         {
             var grain = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IStorageTestGrain>("run-1");
-            var written = await grain.SetAsync("checkpoint", [1, 2, 3], [Attempt(1), Attempt(2)]);
+            var written = await grain.SetAsync("checkpoint", [1, 2, 3], [Sample.StoredAttempt(1), Sample.StoredAttempt(2)]);
             Assert.That((written.RecordExists, written.ETag), Is.EqualTo((true, "1")));
 
             await grain.DeactivateAsync();
@@ -66,7 +66,7 @@ public sealed class SiloMemoryGrainStorageTests
     {
         var storage = Provider();
         var grain = Id("copies");
-        var attempts = ImmutableArray.Create(Attempt(1));
+        var attempts = ImmutableArray.Create(Sample.StoredAttempt(1));
         var written = new GrainState<StorageTestState>(new StorageTestState { Text = "written", Count = 1, Blob = [1, 2], Attempts = attempts });
         await storage.WriteStateAsync("s", grain, written);
         written.State!.Text = "changed after the write";
@@ -93,16 +93,4 @@ public sealed class SiloMemoryGrainStorageTests
         var services = new ServiceCollection().AddSerializer().AddTestGridSerialization().BuildServiceProvider();
         return new SiloMemoryGrainStorage("test", services.GetRequiredService<DeepCopier>(), services.GetRequiredService<IActivatorProvider>());
     }
-
-    private static AttemptResult Attempt(int number) => new()
-    {
-        Number = number,
-        AttemptId = $"attempt-{number}",
-        Outcome = AttemptOutcome.Completed,
-        Machine = "vm-1",
-        StartedAt = DateTimeOffset.UnixEpoch.AddMinutes(number),
-        EndedAt = DateTimeOffset.UnixEpoch.AddMinutes(number + 1),
-        Tests = [new TestResult { Suite = "boot", Test = "ssh", Outcome = TestOutcome.Passed, Blocking = true, Duration = TimeSpan.FromSeconds(2),
-            Output = new CapturedOutput("head", "tail", 8, 0), Metrics = new Dictionary<string, double> { ["boot.ssh_login"] = 18.4 } }],
-    };
 }

@@ -45,7 +45,7 @@ public sealed class SqliteGrainStorageTests
     [Test]
     public async Task State_written_by_one_silo_is_read_back_after_deactivation_and_by_a_new_silo_on_the_same_file()
     {
-        var attempts = ImmutableArray.Create(Attempt(1), Attempt(2));
+        var attempts = ImmutableArray.Create(Sample.StoredAttempt(1), Sample.StoredAttempt(2));
         StorageTestSnapshot written;
         await using (var silo = await Silo.StartAsync(Database))
         {
@@ -102,7 +102,7 @@ public sealed class SqliteGrainStorageTests
         await using (var silo = await Silo.StartAsync(Database))
         {
             var grain = silo.Grain("cleared");
-            await grain.SetAsync("doomed", [9], [Attempt(1)]);
+            await grain.SetAsync("doomed", [9], [Sample.StoredAttempt(1)]);
             await grain.ClearAsync();
             var after = await grain.GetAsync();
             Assert.That((after.Text, after.Blob.Length, after.Attempts.Length, after.RecordExists, after.ETag), Is.EqualTo(((string?)null, 0, 0, false, "2")));
@@ -354,19 +354,6 @@ public sealed class SqliteGrainStorageTests
         return new SqliteGrainStorage("test", path, serviceId, new OrleansGrainStorageSerializer(services.GetRequiredService<Serializer>()),
             services.GetRequiredService<IActivatorProvider>(), NullLogger<SqliteGrainStorage>.Instance);
     }
-
-    private static AttemptResult Attempt(int number) => new()
-    {
-        Number = number,
-        AttemptId = $"attempt-{number}",
-        Outcome = AttemptOutcome.Completed,
-        Machine = "vm-1",
-        StartedAt = DateTimeOffset.UnixEpoch.AddMinutes(number),
-        EndedAt = DateTimeOffset.UnixEpoch.AddMinutes(number + 1),
-        Tests = [new TestResult { Suite = "boot", Test = "ssh", Outcome = TestOutcome.Passed, Blocking = true, Duration = TimeSpan.FromSeconds(2),
-            Output = new CapturedOutput("head", "tail", 8, 0), Metrics = new Dictionary<string, double> { ["boot.ssh_login"] = 18.4 } }],
-        Metrics = new Dictionary<string, double> { ["boot.ssh_banner"] = 17.6 },
-    };
 
     private static void AssertSameAttempts(ImmutableArray<AttemptResult> actual, ImmutableArray<AttemptResult> expected)
     {

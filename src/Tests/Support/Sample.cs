@@ -46,4 +46,18 @@ public static class Sample
         Duration = TimeSpan.FromSeconds(1),
         Rerun = rerun,
     };
+
+    /// <summary>A completed attempt with one test, output and metrics (on the attempt and the test): what storage tests round-trip.</summary>
+    public static AttemptResult StoredAttempt(int number) => new()
+    {
+        Number = number,
+        AttemptId = $"attempt-{number}",
+        Outcome = AttemptOutcome.Completed,
+        Machine = "vm-1",
+        StartedAt = DateTimeOffset.UnixEpoch.AddMinutes(number),
+        EndedAt = DateTimeOffset.UnixEpoch.AddMinutes(number + 1),
+        Tests = [new TestResult { Suite = "boot", Test = "ssh", Outcome = TestOutcome.Passed, Blocking = true, Duration = TimeSpan.FromSeconds(2),
+            Output = new CapturedOutput("head", "tail", 8, 0), Metrics = new Dictionary<string, double> { ["boot.ssh_login"] = 18.4 } }],
+        Metrics = new Dictionary<string, double> { ["boot.ssh_banner"] = 17.6 },
+    };
 }
