@@ -25,4 +25,11 @@ public interface IHistoryGrain : IGrainWithIntegerKey
     /// </summary>
     [Alias("cell-history"), ReadOnly]
     Task<ImmutableArray<CellHistoryEntry>> GetCellHistoryAsync(string cellName, DateTimeOffset? since, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Whether the ledger holds a run of this id: a read of its summary row that, unlike asking the run's grain, does
+    /// not activate the run (an embedded engine resumes the runs it activates).
+    /// </summary>
+    [Alias("run-recorded"), ReadOnly]
+    Task<bool> IsRunRecordedAsync(string runId, CancellationToken cancellationToken = default);
 }

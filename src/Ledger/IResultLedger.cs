@@ -33,6 +33,9 @@ public interface IResultLedger
     /// </summary>
     Task<LedgerRunRecord?> GetRunAsync(string runId, CancellationToken cancellationToken);
 
+    /// <summary>The run's summary row alone (one row, however many cells the run has); null when it was never recorded.</summary>
+    Task<LedgerRun?> GetRunSummaryAsync(string runId, CancellationToken cancellationToken);
+
     /// <summary>
     /// One test across all runs, as <paramref name="query"/> narrows it (image family, SKU, since): one entry per run of
     /// the test (attempt × rerun), newest attempt first and a test's reruns in order within an attempt, at most

@@ -183,6 +183,14 @@ public sealed class SqliteLedger : IResultLedger
             [.. cells.Select(c => new LedgerCell(c.Cell, c.State, c.Detail, attempts.GetValueOrDefault(c.Cell.Id) ?? []))]);
     }
 
+    public async Task<LedgerRun?> GetRunSummaryAsync(string runId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var reader = await QueryAsync(connection, null, $"SELECT {RunColumns} FROM runs WHERE run_id = $run", cancellationToken, ("$run", runId));
+        return await reader.ReadAsync(cancellationToken) ? ReadRun(reader) : null;
+    }
+
     public async Task<IReadOnlyList<LedgerRun>> GetPartnerRunsAsync(string partner, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(partner);

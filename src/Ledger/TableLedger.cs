@@ -151,6 +151,14 @@ public sealed class TableLedger : IResultLedger
             entity.GetString("Status") is { } status ? Enum.Parse<VerdictStatus>(status) : null,
             entity.GetString("Partner"));
 
+    public async Task<LedgerRun?> GetRunSummaryAsync(string runId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        await EnsureTablesAsync(cancellationToken);
+        var row = await _runs.GetEntityIfExistsAsync<TableEntity>(EscapeKey(runId), RunRow, cancellationToken: cancellationToken);
+        return row.HasValue ? ReadRun(row.Value!) with { RunId = runId } : null;
+    }
+
     public async Task<IReadOnlyList<LedgerRun>> GetPartnerRunsAsync(string partner, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(partner);

@@ -144,7 +144,8 @@ internal static class RunCommand
             if (await run.GetSpecAsync().ConfigureAwait(false) is not null)
                 return console.InvalidInput([new InputError("(command line)", "--run-id",
                     $"a run '{spec.RunId}' already exists in the {engine.Description}: finish it with 'testgrid resume {spec.RunId}', or choose another --run-id")]);
-            if (spec.DurationsFrom is { } earlier && await engine.Grains.GetGrain<IRunGrain>(earlier).GetSpecAsync().ConfigureAwait(false) is null)
+            // Asked of the ledger, not of the earlier run's grain: activating an unfinished run would resume it here.
+            if (spec.DurationsFrom is { } earlier && !await engine.Grains.GetGrain<IHistoryGrain>(IHistoryGrain.Key).IsRunRecordedAsync(earlier).ConfigureAwait(false))
                 return console.InvalidInput([new InputError("(command line)", "--durations-from",
                     $"the {engine.Description} has no run '{earlier}' to take durations from: name a run it ran (its id, as testgrid run printed it)")]);
             log.WriteLine($"run {spec.RunId}: {spec.Plan.Cells.Count} cells of matrix {spec.Plan.Matrix} on {spec.Provider.Name}, up to {spec.Parallelism} at once; {engine.Description}; output in {outputRoot}");

@@ -17,4 +17,7 @@ public sealed class HistoryGrain(IResultLedger ledger) : Grain, IHistoryGrain
 
     public async Task<ImmutableArray<CellHistoryEntry>> GetCellHistoryAsync(string cellName, DateTimeOffset? since, int limit, CancellationToken cancellationToken) =>
         [.. await ledger.GetCellHistoryAsync(cellName, since, limit, cancellationToken)];
+
+    public async Task<bool> IsRunRecordedAsync(string runId, CancellationToken cancellationToken) =>
+        await ledger.GetRunSummaryAsync(runId, cancellationToken) is not null;
 }

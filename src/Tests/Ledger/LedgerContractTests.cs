@@ -44,6 +44,7 @@ public abstract class LedgerContractTests
 
         var record = await _ledger.GetRunAsync("run-1", Token);
         Assert.That(record, Is.Not.Null);
+        Assert.That(await _ledger.GetRunSummaryAsync("run-1", Token), Is.EqualTo(run), "the summary row alone, as last recorded");
         Assert.Multiple(() =>
         {
             Assert.That(record!.Run, Is.EqualTo(run));
@@ -406,6 +407,7 @@ public abstract class LedgerContractTests
     {
         await _ledger.RecordRunAsync(new LedgerRun("run-1", "nightly", "qemu", T0), Token);
         Assert.That(await _ledger.GetRunAsync("run-2", Token), Is.Null);
+        Assert.That(await _ledger.GetRunSummaryAsync("run-2", Token), Is.Null);
         Assert.That(await _ledger.GetTestHistoryAsync(new TestHistoryQuery("smoke", "kernel", "debian-12", "Standard_D2s_v5", Limit: 10), Token), Is.Empty);
     }
 
