@@ -179,7 +179,7 @@ internal static class ScaleBench
             await warmHost.StartAsync().ConfigureAwait(false);
             var warm = warmHost.Services.GetRequiredService<IGrainFactory>().GetGrain<IRunGrain>("warmup");
             await warm.StartAsync(warmup.Spec("warmup", warmup.Plan.Cells.Count)).ConfigureAwait(false);
-            while (!(await warm.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done) await Task.Delay(100).ConfigureAwait(false);
+            while (!(await warm.GetProgressAsync(IRunGrain.NoEvents).ConfigureAwait(false)).Done) await Task.Delay(100).ConfigureAwait(false);
             await warmHost.StopAsync().ConfigureAwait(false);
         }
         await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
@@ -217,7 +217,7 @@ internal static class ScaleBench
         await run.StartAsync(spec).ConfigureAwait(false);
         RunProgress progress;
         var lastPrint = TimeSpan.Zero;
-        while (!(progress = await run.GetProgressAsync(int.MaxValue).ConfigureAwait(false)).Done)
+        while (!(progress = await run.GetProgressAsync(IRunGrain.NoEvents).ConfigureAwait(false)).Done)
         {
             if (stopping.IsCancellationRequested)
             {

@@ -40,7 +40,10 @@ public interface IRunGrain : IGrainWithStringKey
 
     /// <summary>State changes after event <paramref name="afterEvent"/>, counts, and whether the run has ended.</summary>
     [Alias("progress"), ReadOnly, AlwaysInterleave]
-    Task<RunProgress> GetProgressAsync(int afterEvent);
+    Task<RunProgress> GetProgressAsync(long afterEvent);
+
+    /// <summary>For <see cref="GetProgressAsync"/>: no events, only the counts and the verdict.</summary>
+    const long NoEvents = long.MaxValue;
 
     /// <summary>The run's report so far; final once <see cref="RunProgress.Done"/>.</summary>
     [Alias("report"), ReadOnly, AlwaysInterleave]
@@ -109,7 +112,7 @@ public sealed record CellRerun([property: Id(0)] string CellId, [property: Id(1)
 
 /// <summary>Whether a rerun was accepted, or why not; its round number, and the run's last event before it (a follower shows what comes after).</summary>
 [GenerateSerializer, Immutable, Alias("testgrid.rerun-reply")]
-public sealed record RerunReply([property: Id(0)] bool Accepted, [property: Id(1)] string? Refusal, [property: Id(2)] int Round, [property: Id(3)] int AfterEvent = 0);
+public sealed record RerunReply([property: Id(0)] bool Accepted, [property: Id(1)] string? Refusal, [property: Id(2)] int Round, [property: Id(3)] long AfterEvent = 0);
 
 /// <summary>A cell's state change; the attempts themselves are in the results ledger.</summary>
 [GenerateSerializer, Immutable, Alias("testgrid.cell-update")]
@@ -126,10 +129,13 @@ public sealed record CellUpdate
     [Id(4)] public int Round { get; init; }
 }
 
-/// <summary>One state change, numbered in the order the run grain saw it.</summary>
+/// <summary>
+/// One state change, numbered in the order the run grain saw it: the activation's generation in the high 32 bits, its
+/// count of events in the low, so that numbers only grow across activations (a follower asks for those after the last it saw).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("testgrid.cell-event")]
 public sealed record CellEvent(
-    [property: Id(0)] int Sequence,
+    [property: Id(0)] long Sequence,
     [property: Id(1)] string CellId,
     [property: Id(2)] string Cell,
     [property: Id(3)] CellState State,

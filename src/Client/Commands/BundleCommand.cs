@@ -59,7 +59,7 @@ internal static class BundleCommand
         await using var engine = await target.OpenAsync(parse, MatrixLoader.DefaultFileName, autoResume: false, LogLevel.Warning, cancellationToken).ConfigureAwait(false);
         var run = engine.Grains.GetGrain<IRunGrain>(runId);
         var spec = await run.GetSpecAsync().ConfigureAwait(false) ?? throw ResumeCommand.Unknown(runId, engine);
-        var progress = await run.GetProgressAsync(int.MaxValue).ConfigureAwait(false);
+        var progress = await run.GetProgressAsync(IRunGrain.NoEvents).ConfigureAwait(false);
         var report = await run.GetReportAsync().ConfigureAwait(false);
         if (!progress.Done || report.EndedAt is not { } endedAt)
         {

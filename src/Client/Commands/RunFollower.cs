@@ -13,7 +13,7 @@ internal static class RunFollower
     /// <param name="afterEvent">Show the run's events after this one (a rerun shows its own).</param>
     /// <returns>The verdict's exit code; <see cref="Verdict.ExitCodes.Incomplete"/> when watching stopped before the end.</returns>
     public static async Task<int> FollowAsync(CliConsole console, IRunGrain run, RunSpec spec, bool json, string? reportsFolder, bool cancelOnInterrupt,
-        CancellationToken cancellationToken, int afterEvent = 0)
+        CancellationToken cancellationToken, long afterEvent = 0)
     {
         var log = json ? console.Error : console.Out;
         IProgressView view = console.Interactive && !json ? new LiveGridView(console.Ansi) : new PlainProgressView(log);
@@ -36,7 +36,7 @@ internal static class RunFollower
     /// Polls the run's events until it ends (true). On Ctrl-C either asks the run to cancel and waits for its teardown,
     /// or stops (false). Calls that fail while the run moves to another silo are retried.
     /// </summary>
-    private static async Task<bool> PollAsync(IRunGrain run, Action<RunProgress> update, int afterEvent, bool cancelOnInterrupt, CancellationToken cancellationToken)
+    private static async Task<bool> PollAsync(IRunGrain run, Action<RunProgress> update, long afterEvent, bool cancelOnInterrupt, CancellationToken cancellationToken)
     {
         var seen = afterEvent;
         var cancelled = false;

@@ -43,7 +43,7 @@ internal static class StatusCommand
                 await using var engine = await target.OpenAsync(parse, MatrixLoader.DefaultFileName, autoResume: false, LogLevel.Warning, cancellationToken).ConfigureAwait(false);
                 var run = engine.Grains.GetGrain<IRunGrain>(parse.GetValue(runId)!);
                 var spec = await run.GetSpecAsync().ConfigureAwait(false) ?? throw ResumeCommand.Unknown(parse.GetValue(runId)!, engine);
-                var progress = await run.GetProgressAsync(int.MaxValue).ConfigureAwait(false);
+                var progress = await run.GetProgressAsync(IRunGrain.NoEvents).ConfigureAwait(false);
                 var report = await run.GetReportAsync().ConfigureAwait(false);
                 if (parse.GetValue(cellOption) is { } wanted)
                 {

@@ -247,7 +247,7 @@ public sealed partial class RunGrain(
         return CompleteIfDoneAsync();
     }
 
-    public Task<RunProgress> GetProgressAsync(int afterEvent)
+    public Task<RunProgress> GetProgressAsync(long afterEvent)
     {
         var byState = new int[Enum.GetValues<CellState>().Length];
         foreach (var cell in state.State.Cells.Values) byState[(int)cell.State]++;
@@ -565,7 +565,7 @@ public sealed partial class RunGrain(
     private static partial void LogStartFailed(ILogger logger, string run, string cell, string error);
 
     /// <summary>The index of the first event after sequence <paramref name="afterEvent"/> (events are in sequence order).</summary>
-    private int EventsAfter(int afterEvent)
+    private int EventsAfter(long afterEvent)
     {
         int low = 0, high = _events.Count;
         while (low < high)
@@ -578,5 +578,5 @@ public sealed partial class RunGrain(
     }
 
     private void Record(string cellId, CellState cellState, int attempt, string? detail) =>
-        _events.Add(new CellEvent(_generation * 1_000_000 + _events.Count + 1, cellId, Cells[cellId].Name, cellState, attempt, detail, DateTimeOffset.UtcNow));
+        _events.Add(new CellEvent(((long)_generation << 32) + _events.Count + 1, cellId, Cells[cellId].Name, cellState, attempt, detail, DateTimeOffset.UtcNow));
 }

@@ -107,7 +107,7 @@ public sealed class SimulatedCluster : IAsyncDisposable
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            progress = await Quietly<RunProgress?>(async () => await run.GetProgressAsync(int.MaxValue).ConfigureAwait(false), progress).ConfigureAwait(false);
+            progress = await Quietly<RunProgress?>(async () => await run.GetProgressAsync(IRunGrain.NoEvents).ConfigureAwait(false), progress).ConfigureAwait(false);
             if (progress is { Done: true }) break;
             if (clock.Elapsed > timeout)
             {

@@ -235,7 +235,7 @@ public sealed class DurableRunTests
     }
 
     private static Task<int> Running(IRunGrain run) =>
-        Quietly(async () => (await run.GetProgressAsync(int.MaxValue)).Counts[CellState.RunningSuites], 0);
+        Quietly(async () => (await run.GetProgressAsync(IRunGrain.NoEvents)).Counts[CellState.RunningSuites], 0);
 
     private static Task<IReadOnlyList<AttemptResult>> Attempts(IRunGrain run) =>
         Quietly<IReadOnlyList<AttemptResult>>(async () => [.. (await run.GetReportAsync()).Cells.SelectMany(c => c.Attempts)], []);
