@@ -15,7 +15,10 @@ public sealed class CapacityOptions
 /// <summary>
 /// Grants leases: a request needs its units and, when it names exclusive resources, one free resource (preferring
 /// ones it does not avoid). What cannot be served now waits; each release grants, in arrival order, every waiting
-/// request that now fits. Requests for different hosts never wait on each other.
+/// request that now fits. Requests for different hosts never wait on each other. Without a unit limit, a waiting
+/// request waits for one of its pools or resources, so a release looks only at the requests that claim what it frees
+/// (an index by pool and resource): with thousands of cells queued over hundreds of pools, scanning the whole queue on
+/// every release was 4 % of a 10,000-cell run's CPU.
 /// <para>
 /// Quota pools (a region × VM family's vCPUs, a region's total) are shared by every run of the cluster, since one
 /// grain per provider admits them all: the sum of vCPUs leased from a pool never exceeds its limit. A pool's limit is
@@ -50,8 +53,17 @@ public sealed class CapacityGrain(
     public const int Shards = 16;
 
     private readonly HashSet<string> _busy = new(StringComparer.Ordinal);
-    private readonly List<LeaseRequest> _queue = [];
-    private readonly HashSet<string> _queued = new(StringComparer.Ordinal);
+
+    /// <summary>The waiting requests by arrival, and the arrival number of each request id.</summary>
+    private readonly SortedDictionary<long, LeaseRequest> _queue = [];
+    private readonly Dictionary<string, long> _queued = new(StringComparer.Ordinal);
+    private long _arrivals;
+
+    /// <summary>
+    /// The arrivals waiting on each pool and resource (<see cref="WaitKeys"/>), in order; entries of requests no
+    /// longer waiting are dropped when the list is next read.
+    /// </summary>
+    private readonly Dictionary<string, List<long>> _waitingOn = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _inUse = new(StringComparer.Ordinal);
     private int _unitsInUse;
     private Task _written = Task.CompletedTask;
@@ -135,7 +147,7 @@ public sealed class CapacityGrain(
             await PersistAsync();
             return existing;
         }
-        if (_queued.Contains(request.RequestId)) return null;
+        if (_queued.ContainsKey(request.RequestId)) return null;
         var lease = TryGrant(request);
         if (lease is null)
         {
@@ -148,8 +160,19 @@ public sealed class CapacityGrain(
 
     private void Enqueue(LeaseRequest request)
     {
-        if (_queued.Add(request.RequestId)) _queue.Add(request);
+        var arrival = ++_arrivals;
+        if (!_queued.TryAdd(request.RequestId, arrival)) return;
+        _queue.Add(arrival, request);
+        foreach (var key in WaitKeys(request.Pools, request.AnyOf))
+        {
+            if (!_waitingOn.TryGetValue(key, out var waiting)) _waitingOn[key] = waiting = [];
+            waiting.Add(arrival);
+        }
     }
+
+    /// <summary>What a request may wait on, or a lease frees: its pools, and its resources (keys of their own kind).</summary>
+    private static IEnumerable<string> WaitKeys(ImmutableArray<PoolClaim> pools, IEnumerable<string?> resources) =>
+        (pools.IsDefault ? [] : pools.Select(p => "pool:" + p.Pool)).Concat(resources.OfType<string>().Select(r => "resource:" + r));
 
     public async Task ReleaseAsync(string leaseId)
     {
@@ -157,7 +180,7 @@ public sealed class CapacityGrain(
         if (!_leases[shard].Remove(leaseId, out var lease)) return;
         _dirty.Add(shard);
         Hold(lease, -1);
-        GrantWaiting();
+        GrantWaiting(lease);
         await PersistAsync();
     }
 
@@ -211,7 +234,7 @@ public sealed class CapacityGrain(
     public Task WithdrawAsync(string requestId)
     {
         // A grant may have crossed the withdrawal: its cell releases it when it arrives.
-        if (_queued.Remove(requestId)) _queue.RemoveAll(q => q.RequestId == requestId);
+        if (_queued.Remove(requestId, out var arrival)) _queue.Remove(arrival);
         return Task.CompletedTask;
     }
 
@@ -233,20 +256,35 @@ public sealed class CapacityGrain(
         foreach (var claim in lease.Pools.IsDefault ? [] : lease.Pools) _inUse[claim.Pool] = InUse(claim.Pool) + sign * claim.Units;
     }
 
-    private void GrantWaiting()
+    /// <summary>Grants, in arrival order, the waiting requests that fit now that <paramref name="released"/> is returned.</summary>
+    private void GrantWaiting(Lease released)
     {
-        for (var i = 0; i < _queue.Count;)
+        if (_queue.Count == 0) return;
+        // With a unit limit, the units freed may admit any request; without, only one that claims what the lease held.
+        IEnumerable<long> candidates = Limit is null ? Waiting(WaitKeys(released.Pools, [released.Resource])) : [.. _queue.Keys];
+        foreach (var arrival in candidates)
         {
-            var request = _queue[i];
-            if (TryGrant(request) is { } lease)
-            {
-                _queue.RemoveAt(i);
-                _queued.Remove(request.RequestId);
-                // One-way: the capacity grain never waits on a cell, so no call cycle can form.
-                GrainFactory.GetGrain<ICellGrain>(request.Requester).LeaseGrantedAsync(lease).Ignore();
-            }
-            else i++;
+            var request = _queue[arrival];
+            if (TryGrant(request) is not { } lease) continue;
+            _queue.Remove(arrival);
+            _queued.Remove(request.RequestId);
+            // One-way: the capacity grain never waits on a cell, so no call cycle can form.
+            GrainFactory.GetGrain<ICellGrain>(request.Requester).LeaseGrantedAsync(lease).Ignore();
         }
+    }
+
+    /// <summary>The arrivals still waiting on any of <paramref name="keys"/>, in order, each once; the lists lose the others.</summary>
+    private SortedSet<long> Waiting(IEnumerable<string> keys)
+    {
+        var arrivals = new SortedSet<long>();
+        foreach (var key in keys)
+        {
+            if (!_waitingOn.TryGetValue(key, out var waiting)) continue;
+            waiting.RemoveAll(a => !_queue.ContainsKey(a));
+            if (waiting.Count == 0) _waitingOn.Remove(key);
+            arrivals.UnionWith(waiting);
+        }
+        return arrivals;
     }
 
     private Lease? TryGrant(LeaseRequest request)
@@ -317,11 +355,15 @@ public sealed class CapacityState
     };
 }
 
-/// <summary>Some of a capacity grain's leases: those whose id hashes to the shard (<see cref="CapacityGrain.ShardOf"/>).</summary>
-[GenerateSerializer, Alias("testgrid.capacity-shard")]
+/// <summary>
+/// Some of a capacity grain's leases: those whose id hashes to the shard (<see cref="CapacityGrain.ShardOf"/>). Never
+/// changed once written or read: each write makes a new one. Hence [Immutable]: a storage in the silo's memory keeps
+/// it as it is, where copying 300 leases into a new dictionary on every group commit was 2–3 % of a run's CPU.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("testgrid.capacity-shard")]
 public sealed class CapacityShard
 {
-    [Id(0)] public Dictionary<string, Lease> Leases { get; set; } = new(StringComparer.Ordinal);
+    [Id(0)] public Dictionary<string, Lease> Leases { get; init; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>A quota pool's limit (the free quota last measured while TestGrid held none) and TestGrid's peak use of it.</summary>

@@ -102,6 +102,26 @@ public sealed class CapacityGrainTests
     }
 
     [Test]
+    public async Task A_release_grants_the_requests_waiting_on_what_it_frees_in_arrival_order()
+    {
+        var capacity = _cluster.GrainFactory.GetGrain<ICapacityGrain>("pool-order-test");
+        // Two pools with room for one 2-vCPU VM each: a and b run, c, d and e wait (c and e on east, d on west).
+        LeaseRequest In(string id, string pool) => Request(id) with { Pools = [new PoolClaim(pool, 2, 2)] };
+        var (a, b) = (await capacity.RequestAsync(In("a", "east")), await capacity.RequestAsync(In("b", "west")));
+        foreach (var (id, pool) in new[] { ("c", "east"), ("d", "west"), ("e", "east") })
+            Assert.That(await capacity.RequestAsync(In(id, pool)), Is.Null, $"{id} waits for {pool}");
+
+        await capacity.ReleaseAsync(b!.LeaseId);
+        Assert.That(await capacity.RequestAsync(In("d", "west")), Is.Not.Null, "west's waiting request took west's vCPUs");
+        Assert.That((await capacity.GetSnapshotAsync()).Queued, Is.EqualTo(2), "east's requests still wait: nothing of east was freed");
+
+        await capacity.ReleaseAsync(a!.LeaseId);
+        Assert.That(await capacity.RequestAsync(In("c", "east")), Is.Not.Null, "the first to arrive of east's requests");
+        Assert.That(await capacity.RequestAsync(In("e", "east")), Is.Null, "e still waits: c holds east");
+        Assert.That((await capacity.GetSnapshotAsync()).Queued, Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task An_idle_pool_admits_even_when_the_quota_measured_short_so_the_cloud_answers()
     {
         var capacity = _cluster.GrainFactory.GetGrain<ICapacityGrain>("short-pool-test");
