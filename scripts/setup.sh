@@ -53,6 +53,7 @@ command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v setsid >/dev/null || missing+=(util-linux)
+[ -x /usr/bin/time ] || missing+=(time) # GNU time: a child's peak memory in the tests
 command -v ip >/dev/null || missing+=(iproute2)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)

@@ -163,6 +163,8 @@ public sealed class CapacityGrain(
         var arrival = ++_arrivals;
         if (!_queued.TryAdd(request.RequestId, arrival)) return;
         _queue.Add(arrival, request);
+        // Indexed only where a release reads the index (see GrantWaiting).
+        if (Limit is not null) return;
         foreach (var key in WaitKeys(request.Pools, request.AnyOf))
         {
             if (!_waitingOn.TryGetValue(key, out var waiting)) _waitingOn[key] = waiting = [];

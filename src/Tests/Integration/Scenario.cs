@@ -63,13 +63,16 @@ public sealed class Scenario : IDisposable
         CliRunner.RunAsync([
             "run", Workspace.Path("matrix.json"), "--inventory", Workspace.Path("hosts.json"), "--out", Output, "--run-id", RunId, .. extra]);
 
-    /// <summary>Starts <c>testgrid run</c> as its own process (as CI would), output redirected.</summary>
-    public System.Diagnostics.Process StartProcess()
+    /// <summary>
+    /// Starts <c>testgrid run</c> as its own process (as CI would), output redirected; under <paramref name="wrapper"/>
+    /// (a program and its arguments, e.g. <c>/usr/bin/time</c>) when given.
+    /// </summary>
+    public System.Diagnostics.Process StartProcess(params string[] wrapper)
     {
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Repo.Program("Client", "testgrid.dll"), "run", Workspace.Path("matrix.json"),
-                     "--inventory", Workspace.Path("hosts.json"), "--out", Output, "--run-id", RunId })
-            start.ArgumentList.Add(arg);
+        string[] command = [.. wrapper, "dotnet", Repo.Program("Client", "testgrid.dll"), "run", Workspace.Path("matrix.json"),
+            "--inventory", Workspace.Path("hosts.json"), "--out", Output, "--run-id", RunId];
+        var start = new System.Diagnostics.ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in command[1..]) start.ArgumentList.Add(arg);
         start.Environment["CI"] = "true";
         return System.Diagnostics.Process.Start(start)!;
     }
