@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using TestGrid.Client.Hosting;
 using TestGrid.Engine;
 using TestGrid.Ledger;
+using TestGrid.Tests.Support;
 
 namespace TestGrid.Tests.Engine;
 
@@ -12,20 +13,13 @@ namespace TestGrid.Tests.Engine;
 [TestFixture]
 public sealed class HistoryGrainTests
 {
-    private string _folder = null!;
-
-    [SetUp]
-    public void MakeFolder() => _folder = Directory.CreateTempSubdirectory("testgrid-history-").FullName;
-
-    [TearDown]
-    public void RemoveFolder() => Directory.Delete(_folder, recursive: true);
-
     [Test]
     public async Task Whether_a_run_is_recorded_is_read_from_the_ledger_without_activating_the_run()
     {
-        await new SqliteLedger(Path.Combine(_folder, SqliteLedger.FileName))
+        using var workspace = new Workspace();
+        await new SqliteLedger(workspace.Path(SqliteLedger.FileName))
             .RecordRunAsync(new LedgerRun("earlier", "nightly", "qemu", DateTimeOffset.UtcNow.AddHours(-1)), CancellationToken.None);
-        await using var engine = await EngineHost.EmbeddedAsync(_folder, autoResume: true, LogLevel.Warning, CancellationToken.None);
+        await using var engine = await EngineHost.EmbeddedAsync(workspace.Root, autoResume: true, LogLevel.Warning, CancellationToken.None);
         var history = engine.Grains.GetGrain<IHistoryGrain>(IHistoryGrain.Key);
 
         Assert.That(await history.IsRunRecordedAsync("earlier"), Is.True);
