@@ -42,13 +42,16 @@ public interface ICellGrain : IGrainWithStringKey
     public static string Key(string runId, string cellId) => $"{runId}/{cellId}";
 }
 
-/// <summary>What a cell grain needs to run its attempts anywhere in the cluster.</summary>
+/// <summary>
+/// What a cell grain needs to run its attempts anywhere in the cluster, kept in its state. Its suites' files are the
+/// run's (<see cref="IRunGrain.GetSuitesAsync"/>): the cell names them (<see cref="Cell.Suites"/>). Field 2 (the suite
+/// packages themselves, until 2026-11) is retired: a state written with it still reads (the field is skipped).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("testgrid.cell-work")]
 public sealed record CellWork
 {
     [Id(0)] public required string RunId { get; init; }
     [Id(1)] public required Cell Cell { get; init; }
-    [Id(2)] public required ImmutableArray<SuitePackage> Suites { get; init; }
     [Id(3)] public required PolicyDefinition Policy { get; init; }
     [Id(4)] public required ProviderSpec Provider { get; init; }
     [Id(5)] public required string OutputRoot { get; init; }

@@ -34,6 +34,10 @@ public interface IRunGrain : IGrainWithStringKey
     [Alias("spec"), ReadOnly, AlwaysInterleave]
     Task<RunSpec?> GetSpecAsync();
 
+    /// <summary>The run's suites with their files (what its cells upload; a small part of its spec); empty when no run of this id was ever started.</summary>
+    [Alias("suites"), ReadOnly, AlwaysInterleave]
+    Task<ImmutableArray<SuitePackage>> GetSuitesAsync();
+
     /// <summary>Cells report every state change here.</summary>
     [Alias("cell-changed")]
     Task CellChangedAsync(CellUpdate update);

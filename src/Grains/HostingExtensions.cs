@@ -23,6 +23,7 @@ public static class HostingExtensions
         silo.Services.AddTestGridSerialization();
         silo.Services.AddSingleton<IProviderFactory>(services => new ProviderFactory(services.GetService<global::Azure.Core.TokenCredential>()));
         silo.Services.AddSingleton(new SshSessionOptions());
+        silo.Services.AddSingleton<Cells.RunSuites>();
         silo.Services.AddOptions<EngineOptions>().Configure(options => engine?.Invoke(options));
         silo.Services.AddOptions<CapacityOptions>().Configure(options =>
         {

@@ -15,9 +15,8 @@ namespace TestGrid.Ledger;
 /// an index: test rows the cell's image family, SKU and the attempt's start and outcome ((suite, test, family, sku,
 /// started) and (suite, test, started)); attempt rows the cell's name, family and SKU, the outcome and the start
 /// ((name, started) for a cell's history, (family, sku, outcome, started) for metrics). Writes from this instance
-/// are group commits: one writer at a time takes every write queued so far into one transaction (each write in a
-/// savepoint of its own, so one failing write fails only its caller) and commits it with one sync of the disk; a
-/// caller's write is durable when its call returns. Other processes wait on SQLite's busy timeout. A file of an older
+/// are group commits (<see cref="SqliteGroupCommit"/>), each committed with one sync of the disk; a caller's write is
+/// durable when its call returns. Other processes wait on SQLite's busy timeout. A file of an older
 /// schema is migrated on first use, in one transaction (<see cref="SchemaVersion"/>).
 /// </summary>
 public sealed class SqliteLedger : IResultLedger
@@ -31,9 +30,7 @@ public sealed class SqliteLedger : IResultLedger
     public const int SchemaVersion = 3;
 
     private readonly string _connectionString;
-    private readonly Lock _queueLock = new();
-    private List<PendingWrite> _queue = [];
-    private bool _writing;
+    private readonly SqliteGroupCommit _writes;
     private readonly SemaphoreSlim _init = new(1, 1);
     private volatile bool _ready;
 
@@ -48,6 +45,7 @@ public sealed class SqliteLedger : IResultLedger
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
+        _writes = new SqliteGroupCommit(OpenAsync);
     }
 
     /// <summary>The database file.</summary>
@@ -63,7 +61,7 @@ public sealed class SqliteLedger : IResultLedger
     public async Task RecordRunAsync(LedgerRun run, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(run);
-        await WriteAsync(async (connection, transaction) =>
+        await _writes.WriteAsync(async (connection, transaction) =>
         {
             await ExecuteAsync(connection, transaction, """
                 INSERT INTO runs (run_id, matrix, provider, started_at, ended_at, status, partner)
@@ -81,7 +79,7 @@ public sealed class SqliteLedger : IResultLedger
         ArgumentException.ThrowIfNullOrEmpty(runId);
         ArgumentNullException.ThrowIfNull(cell);
         ArgumentNullException.ThrowIfNull(attempt);
-        await WriteAsync(async (connection, transaction) =>
+        await _writes.WriteAsync(async (connection, transaction) =>
         {
             await UpsertCellAsync(connection, transaction, runId, cell, null, cancellationToken);
             await ExecuteAsync(connection, transaction, """
@@ -123,7 +121,7 @@ public sealed class SqliteLedger : IResultLedger
     {
         ArgumentException.ThrowIfNullOrEmpty(runId);
         ArgumentNullException.ThrowIfNull(cell);
-        await WriteAsync((connection, transaction) => UpsertCellAsync(connection, transaction, runId, cell, (state, detail), cancellationToken),
+        await _writes.WriteAsync((connection, transaction) => UpsertCellAsync(connection, transaction, runId, cell, (state, detail), cancellationToken),
             cancellationToken);
     }
 
@@ -207,7 +205,7 @@ public sealed class SqliteLedger : IResultLedger
         ArgumentNullException.ThrowIfNull(submission);
         ArgumentException.ThrowIfNullOrEmpty(submission.Partner);
         ArgumentException.ThrowIfNullOrEmpty(submission.Id);
-        await WriteAsync(async (connection, transaction) =>
+        await _writes.WriteAsync(async (connection, transaction) =>
         {
             await ExecuteAsync(connection, transaction, """
                 INSERT INTO submissions (partner, id, run_id, submitted_at, submitted_ticks, size, verdict, status, key_id)
@@ -360,77 +358,6 @@ public sealed class SqliteLedger : IResultLedger
             """, cancellationToken,
             ("$run", runId), ("$cell", cell.Id), ("$name", cell.Name), ("$json", LedgerPayload.Cell(cell)),
             ("$state", final?.State.ToString()), ("$detail", final?.Detail));
-    }
-
-    /// <summary>Queues a write for the next group commit (see the class remarks) and returns when it is committed.</summary>
-    private Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> write, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var pending = new PendingWrite(write, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        bool lead;
-        lock (_queueLock)
-        {
-            _queue.Add(pending);
-            lead = !_writing;
-            _writing = true;
-        }
-        if (lead) _ = Task.Run(WriteQueuedAsync, CancellationToken.None);
-        return pending.Done.Task;
-    }
-
-    /// <summary>The most writes a transaction carries: the first of a batch waits for the last.</summary>
-    private const int MaxBatch = 256;
-
-    private sealed record PendingWrite(Func<SqliteConnection, SqliteTransaction, Task> Write, TaskCompletionSource Done);
-
-    /// <summary>The writer: commits what is queued, a transaction at a time, until nothing is.</summary>
-    private async Task WriteQueuedAsync()
-    {
-        while (true)
-        {
-            List<PendingWrite> batch;
-            lock (_queueLock)
-            {
-                if (_queue.Count == 0)
-                {
-                    _writing = false;
-                    return;
-                }
-                if (_queue.Count <= MaxBatch) (batch, _queue) = (_queue, []);
-                else
-                {
-                    batch = _queue[..MaxBatch];
-                    _queue.RemoveRange(0, MaxBatch);
-                }
-            }
-            var written = new List<PendingWrite>(batch.Count);
-            try
-            {
-                await using var connection = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
-                await using var transaction = connection.BeginTransaction(deferred: false);
-                foreach (var pending in batch)
-                {
-                    transaction.Save("write");
-                    try
-                    {
-                        await pending.Write(connection, transaction).ConfigureAwait(false);
-                        transaction.Release("write");
-                        written.Add(pending);
-                    }
-                    catch (Exception e)
-                    {
-                        transaction.Rollback("write");
-                        pending.Done.TrySetException(e);
-                    }
-                }
-                await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
-                foreach (var pending in written) pending.Done.TrySetResult();
-            }
-            catch (Exception e)
-            {
-                foreach (var pending in batch) pending.Done.TrySetException(e);
-            }
-        }
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)

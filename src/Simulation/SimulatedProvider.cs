@@ -1,8 +1,10 @@
 using System.Globalization;
 using TestGrid.Attempts;
+using TestGrid.Matrix;
 using TestGrid.Plan;
 using TestGrid.Provision;
 using TestGrid.Results;
+using TestGrid.Suites;
 
 namespace TestGrid.Simulation;
 
@@ -115,28 +117,29 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
             var all = request.Suites.SelectMany(s => s.Suite.Tests.Select(t => (Suite: s.Suite.Name, Test: t))).Where(t => scope is null || scope.Contains($"{t.Suite}/{t.Test.Id}")).ToList();
             // Where the connection drops, if it does: after that many tests.
             var drop = U(cell.Id, draw, "ssh-drop") < profile.Failures.SshDrop ? (int)(U(cell.Id, draw, "ssh-drop-at") * all.Count) : -1;
-            for (var i = 0; i < all.Count; i++)
+            var recorded = all.Select(t => Recorded(cell.Id, request.Policy, t.Suite, t.Test)).ToList();
+            // One wait for the tests up to the end or the drop (a timer per test was most of the simulation's own cost).
+            var ran = recorded.Take(drop < 0 ? recorded.Count : drop).ToList();
+            var waiting = _time.GetTimestamp();
+            try
             {
-                if (i == drop) throw new Ssh.SshFailure(Ssh.SshFailureKind.ConnectionLost, $"simulated: the SSH connection to {machine.Name} dropped");
-                var (suite, test) = all[i];
-                var id = $"{suite}/{test.Id}";
-                var recorded = profile.TestOf(id);
-                // Duration and outcome belong to the cell and the test, not the attempt: a retry decides the same.
-                var seconds = recorded.Duration.Sample(U(cell.Id, id, "duration"), U(cell.Id, id, "duration-2"));
-                await Task.Delay(profile.Real(seconds), _time, cancellationToken).ConfigureAwait(false);
-                var failed = U(cell.Id, id, "outcome") < recorded.FailureRate;
-                tests.Add(new TestResult
-                {
-                    Suite = suite,
-                    Test = test.Id,
-                    Outcome = failed ? TestOutcome.Failed : TestOutcome.Passed,
-                    Blocking = request.Policy.IsBlocking(suite, test.Id, test.Blocking),
-                    ExitCode = failed ? 1 : 0,
-                    Duration = TimeSpan.FromSeconds(seconds),
-                    Reason = failed ? "simulated: recorded failure" : null,
-                });
+                await Task.Delay(profile.Real(ran.Sum(t => t.Duration.TotalSeconds)), _time, cancellationToken).ConfigureAwait(false);
             }
-            if (drop == all.Count) throw new Ssh.SshFailure(Ssh.SshFailureKind.ConnectionLost, $"simulated: the SSH connection to {machine.Name} dropped");
+            catch (OperationCanceledException)
+            {
+                // A cancelled attempt keeps the tests that had ended by then.
+                var elapsed = _time.GetElapsedTime(waiting);
+                var ended = TimeSpan.Zero;
+                foreach (var test in ran)
+                {
+                    ended += profile.Real(test.Duration.TotalSeconds);
+                    if (ended > elapsed) break;
+                    tests.Add(test);
+                }
+                throw;
+            }
+            tests.AddRange(ran);
+            if (drop >= 0) throw new Ssh.SshFailure(Ssh.SshFailureKind.ConnectionLost, $"simulated: the SSH connection to {machine.Name} dropped");
             result = Result(AttemptOutcome.Completed);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -163,6 +166,25 @@ public sealed class SimulatedProvider(SimulationProfile profile, SimulatedCloud 
             }
         }
         return result with { EndedAt = _time.GetUtcNow() };
+    }
+
+    /// <summary>A test's recorded duration and outcome: the cell's and the test's, not the attempt's (a retry decides the same).</summary>
+    private TestResult Recorded(string cellId, PolicyDefinition policy, string suite, TestDefinition test)
+    {
+        var id = $"{suite}/{test.Id}";
+        var recorded = profile.TestOf(id);
+        var seconds = recorded.Duration.Sample(U(cellId, id, "duration"), U(cellId, id, "duration-2"));
+        var failed = U(cellId, id, "outcome") < recorded.FailureRate;
+        return new TestResult
+        {
+            Suite = suite,
+            Test = test.Id,
+            Outcome = failed ? TestOutcome.Failed : TestOutcome.Passed,
+            Blocking = policy.IsBlocking(suite, test.Id, test.Blocking),
+            ExitCode = failed ? 1 : 0,
+            Duration = TimeSpan.FromSeconds(seconds),
+            Reason = failed ? "simulated: recorded failure" : null,
+        };
     }
 
     private double U(string cellId, string what, string kind) => Draw.Uniform(profile.Seed, cellId, what, kind);

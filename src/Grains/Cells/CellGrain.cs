@@ -50,6 +50,7 @@ public sealed partial class CellGrain(
     [PersistentState("cell", TestGridStorage.Name)] IPersistentState<CellGrainState> state,
     IProviderFactory providers,
     IResultLedger ledger,
+    RunSuites suites,
     IOptions<EngineOptions> options,
     SshSessionOptions sshOptions,
     ILoggerFactory loggers) : Grain, ICellGrain
@@ -160,8 +161,21 @@ public sealed partial class CellGrain(
         var run = GrainFactory.GetGrain<IRunGrain>(work.RunId);
         using var scope = _logger.BeginScope(new Dictionary<string, object> { ["RunId"] = work.RunId, ["CellId"] = cell.Id, ["Cell"] = cell.Name });
         using var span = TestGridTelemetry.StartCell(work.RunId, cell.Id, cell.Name, work.TraceParent);
-        using var keepAlive = this.RegisterGrainTimer(() => Task.CompletedTask,
-            new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
+        // Busy with background work, not calls: kept from idle collection until the loop ends.
+        this.DelayDeactivation(TimeSpan.MaxValue);
+        try
+        {
+            await RunAttemptsAsync(work, run, cancellationToken);
+        }
+        finally
+        {
+            this.DelayDeactivation(TimeSpan.Zero);
+        }
+    }
+
+    private async Task RunAttemptsAsync(CellWork work, IRunGrain run, CancellationToken cancellationToken)
+    {
+        var cell = work.Cell;
         CellUpdate final;
         try
         {
@@ -169,11 +183,12 @@ public sealed partial class CellGrain(
             var capacity = GrainFactory.GetGrain<ICapacityGrain>(provider.Name);
             if (state.State.Running is { } lost) await ReclaimAsync(work, provider, capacity, lost);
             var need = await provider.CapacityForAsync(cell, cancellationToken);
+            var packages = await suites.ForAsync(work.RunId, cell);
             var runner = provider as IAttemptRunner ?? new AttemptRunner(provider, sshOptions, loggers.CreateLogger<AttemptRunner>());
             var avoid = new List<string>();
+            var next = Decide(work);
             while (true)
             {
-                var next = Decide(work);
                 if (next.Final is { } decided)
                 {
                     final = decided;
@@ -196,7 +211,7 @@ public sealed partial class CellGrain(
                 try
                 {
                     var request = new AttemptRequest(work.RunId, cell, number, AttemptId(work, number),
-                        work.Suites, work.Policy, lease.Resource, OutputRoot(work), work.KeepFailedFor, next.Scope, next.Trigger)
+                        packages, work.Policy, lease.Resource, OutputRoot(work), work.KeepFailedFor, next.Scope, next.Trigger)
                     {
                         Try = number - state.State.Attempts.Count(a => a.ErrorKind == LostKind),
                         Certification = work.Certification,
@@ -211,7 +226,7 @@ public sealed partial class CellGrain(
                 }
                 if (_handingOver && result.Outcome == AttemptOutcome.Cancelled)
                     result = result with { Outcome = AttemptOutcome.InfrastructureError, ErrorKind = LostKind, Error = "its silo shut down; the machine was torn down and the cell handed over" };
-                await RecordAttemptAsync(work, result);
+                next = await RecordAttemptAsync(work, result);
                 if (_handingOver) return;
                 if (lease.Resource is not null && result.Outcome == AttemptOutcome.InfrastructureError) avoid.Add(lease.Resource);
             }
@@ -334,30 +349,38 @@ public sealed partial class CellGrain(
 
     /// <summary>
     /// Checkpoints the attempt (no longer in flight), with the cell's final state when the attempt settles the cell
-    /// (one write, not two), and writes it to the ledger.
+    /// (one write, not two), and writes it to the ledger, unless it settles the cell: delivery then writes it with the
+    /// cell's final state.
     /// </summary>
-    private async Task RecordAttemptAsync(CellWork work, AttemptResult result)
+    /// <returns>What the policy says comes next.</returns>
+    private async Task<Next> RecordAttemptAsync(CellWork work, AttemptResult result)
     {
         state.State.Attempts = state.State.Attempts.Add(result);
         state.State.Running = null;
         state.State.RunningOn = null;
-        state.State.Final = _handingOver ? null : Decide(work).Final;
+        var next = Decide(work);
+        state.State.Final = _handingOver ? null : next.Final;
         await state.WriteStateAsync();
-        await ledger.RecordAttemptAsync(work.RunId, work.Cell, result, CancellationToken.None);
-        _inLedger.Add(result.Number);
+        if (state.State.Final is null)
+        {
+            await ledger.RecordAttemptAsync(work.RunId, work.Cell, result, CancellationToken.None);
+            _inLedger.Add(result.Number);
+        }
+        return next;
     }
 
-    /// <summary>Writes the cell's final state, and the attempts this activation has not written, to the ledger (writes are idempotent) and tells the run.</summary>
+    /// <summary>
+    /// Writes the cell's final state, and the attempts this activation has not written, to the ledger (writes are
+    /// idempotent; made together, the local ledger commits them in one transaction) and tells the run.
+    /// </summary>
     private async Task DeliverAsync(CellWork work, CellUpdate final)
     {
         try
         {
-            foreach (var attempt in state.State.Attempts.Where(a => !_inLedger.Contains(a.Number)))
-            {
-                await ledger.RecordAttemptAsync(work.RunId, work.Cell, attempt, CancellationToken.None);
-                _inLedger.Add(attempt.Number);
-            }
-            await ledger.RecordCellAsync(work.RunId, work.Cell, final.State, final.Detail, CancellationToken.None);
+            var attempts = state.State.Attempts.Where(a => !_inLedger.Contains(a.Number)).ToList();
+            await Task.WhenAll([.. attempts.Select(a => ledger.RecordAttemptAsync(work.RunId, work.Cell, a, CancellationToken.None)),
+                ledger.RecordCellAsync(work.RunId, work.Cell, final.State, final.Detail, CancellationToken.None)]);
+            _inLedger.UnionWith(attempts.Select(a => a.Number));
             await GrainCalls.RetryAsync(() => GrainFactory.GetGrain<IRunGrain>(work.RunId).CellChangedAsync(final));
             // Done: nothing of it is needed in memory (a large run would otherwise hold every finished cell until
             // Orleans collects idle activations); a rerun or a status query activates it again from its state.

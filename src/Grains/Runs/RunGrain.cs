@@ -7,6 +7,7 @@ using TestGrid.Plan;
 using TestGrid.Provision;
 using TestGrid.Reports;
 using TestGrid.Results;
+using TestGrid.Suites;
 using TestGrid.Telemetry;
 using TestGrid.Verdict;
 
@@ -204,6 +205,8 @@ public sealed partial class RunGrain(
 
     public Task<RunSpec?> GetSpecAsync() => Task.FromResult(spec.State.Spec);
 
+    public Task<ImmutableArray<SuitePackage>> GetSuitesAsync() => Task.FromResult(spec.State.Spec?.Suites ?? []);
+
     /// <summary>The resume a reminder tick started, if one is still going.</summary>
     private Task _resuming = Task.CompletedTask;
 
@@ -399,7 +402,6 @@ public sealed partial class RunGrain(
                 Trigger = status.Trigger,
                 RunId = runSpec.RunId,
                 Cell = cell,
-                Suites = [.. runSpec.Suites.Where(s => cell.Suites.Any(r => r.Name == s.Suite.Name))],
                 Policy = runSpec.Policy,
                 Provider = runSpec.Provider,
                 OutputRoot = runSpec.OutputRoot,
