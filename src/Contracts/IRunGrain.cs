@@ -38,9 +38,16 @@ public interface IRunGrain : IGrainWithStringKey
     [Alias("suites"), ReadOnly, AlwaysInterleave]
     Task<ImmutableArray<SuitePackage>> GetSuitesAsync();
 
-    /// <summary>Cells report every state change here.</summary>
+    /// <summary>Cells report their final state here (and wait for the run to have it).</summary>
     [Alias("cell-changed")]
     Task CellChangedAsync(CellUpdate update);
+
+    /// <summary>
+    /// Cells report their progress here, without waiting for an answer: a progress update the run misses (it is moving
+    /// to another silo) only leaves its followers a step behind until the next. In order with the cell's other updates.
+    /// </summary>
+    [Alias("cell-progress"), OneWay]
+    Task CellProgressAsync(CellUpdate update);
 
     /// <summary>State changes after event <paramref name="afterEvent"/>, counts, and whether the run has ended.</summary>
     [Alias("progress"), ReadOnly, AlwaysInterleave]

@@ -58,8 +58,6 @@ public sealed partial class CellGrain(
     /// <summary>The error kind of an attempt that died with its silo or process.</summary>
     public const string LostKind = "lost";
 
-    private static readonly TimeSpan NotifyTimeout = TimeSpan.FromSeconds(10);
-
     /// <summary>How often a cell waiting for capacity asks again.</summary>
     private static readonly TimeSpan LeaseRequestRefresh = TimeSpan.FromSeconds(30);
 
@@ -393,19 +391,22 @@ public sealed partial class CellGrain(
         }
     }
 
-    /// <summary>Progress for the run's followers, in order; a run that is moving to another silo just misses it (the checkpoint has the cell's last transition).</summary>
-    private async Task NotifyAsync(IRunGrain run, CellUpdate update)
+    /// <summary>
+    /// Progress for the run's followers, in order and one-way: nothing waits for the run, and a run that is moving to
+    /// another silo just misses it (its checkpoint has the cell's last transition; the final state is delivered).
+    /// </summary>
+    private Task NotifyAsync(IRunGrain run, CellUpdate update)
     {
         try
         {
-            await run.CellChangedAsync(update).WaitAsync(NotifyTimeout);
+            run.CellProgressAsync(update).Ignore();
         }
         catch (Exception e)
         {
-            // Whatever the call failed with, the attempt goes on: a TaskCanceledException here is the run grain's
-            // activation cancelled on a silo that died (seen in the kill -9 soak), not this cell's cancellation.
+            // Whatever the call failed with, the attempt goes on.
             LogNotifyFailed(_logger, update.State, e.Message);
         }
+        return Task.CompletedTask;
     }
 
     private string OutputRoot(CellWork work) =>

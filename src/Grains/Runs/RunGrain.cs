@@ -223,6 +223,8 @@ public sealed partial class RunGrain(
         else if (await this.GetReminder(reminderName) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
+    public Task CellProgressAsync(CellUpdate update) => CellChangedAsync(update);
+
     public Task CellChangedAsync(CellUpdate update)
     {
         // No await: every cell reports here, so a turn of this grain must be short. A cell that ended frees a place,
