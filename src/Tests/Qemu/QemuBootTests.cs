@@ -152,7 +152,10 @@ public sealed class QemuBootTests
         foreach (var argument in scenario.RunArguments()) start.ArgumentList.Add(argument);
         start.ArgumentList.Insert(0, Repo.Program("Client", "testgrid.dll"));
         using var runner = Process.Start(start)!;
-        await Waits.UntilAsync(() => Task.FromResult(scenario.LiveGuests() == 1), TimeSpan.FromSeconds(60));
+        // Booting: the guest runs and its runner has recorded it (a runner killed between starting QEMU and writing the
+        // record leaves a folder that the sweep ends only after 10 minutes: not this test's case).
+        await Waits.UntilAsync(() => Task.FromResult(scenario.LiveGuests() == 1
+            && scenario.StateFolders().Any(f => File.Exists(Path.Combine(f, QemuInstance.FileName)))), TimeSpan.FromSeconds(60));
         runner.Kill(entireProcessTree: false);
         await runner.WaitForExitAsync();
         await Task.Delay(TimeSpan.FromSeconds(1));
