@@ -6,12 +6,13 @@ namespace TestGrid.Engine.Cells;
 
 /// <summary>
 /// The suite packages of runs, for the cells on this silo: asked of the run grain once per silo (concurrent askers
-/// share the call; a failed call is made again by the next asker) and kept for the most recent runs. A cell's state names its suites (<see cref="Cell.Suites"/>)
-/// rather than carrying their files, which every write of every cell's state would serialize again.
+/// share the call; a failed call is made again by the next asker) and kept for the most recent runs. A cell's state
+/// names its suites (<see cref="Cell.Suites"/>) rather than carrying their files, which every write of every cell's
+/// state would serialize again.
 /// </summary>
 public sealed class RunSuites(IGrainFactory grains)
 {
-    /// <summary>The runs whose suites are kept; past it, the oldest are dropped (a rare run cell asks once more).</summary>
+    /// <summary>The runs whose suites are kept; past it, the oldest are dropped (a cell of an older run asks again).</summary>
     public const int Runs = 16;
 
     private readonly Lock _lock = new();
