@@ -75,13 +75,6 @@ public sealed class SqliteGroupCommit(Func<CancellationToken, Task<SqliteConnect
             try
             {
                 await using var connection = await open(CancellationToken.None).ConfigureAwait(false);
-                // A savepoint's undo pages go to a statement journal: a temporary file unless kept in memory (a file
-                // write for every page each write touched: most of a busy engine's write calls).
-                await using (var pragma = connection.CreateCommand())
-                {
-                    pragma.CommandText = "PRAGMA temp_store = MEMORY;";
-                    await pragma.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
-                }
                 await using var transaction = connection.BeginTransaction(deferred: false);
                 foreach (var pending in batch)
                 {
