@@ -14,7 +14,8 @@
 //   - orchestration CPU per cell: this process's CPU time (user + system) over the run ÷ cells. Everything of
 //     TestGrid counts: grains, storage, ledger, the simulated provider's own bookkeeping (a file per machine, on
 //     /dev/shm where there is one);
-//   - peak memory: the process's peak resident set (VmHWM);
+//   - peak memory: the process's peak resident set (VmHWM) when the run has its verdict, before the benchmark reads the
+//     run back from the ledger for the makespan (that read is the benchmark's, not the silo's);
 //   - grain calls per cell: calls received by grains (an incoming grain call filter) ÷ cells;
 //   - makespan against the capacity lower bound: the run handed to the engine (after the warm-up, or the cluster's start) to its last attempt's end, against
 //     max(the longest cell's attempts, max over quota pools of the pool's attempt time ÷ its quota), as a ratio.
@@ -236,12 +237,15 @@ internal static class ScaleBench
         var wall = clock.Elapsed;
         var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
         var callCount = calls.Count;
+        // The silo's peak, its verdict included (the run is done once it has one), before the benchmark's own read below,
+        // which is no part of the silo (with --silos N it happens in this process, not in a silo's).
+        var peak = SiloProcessHost.PeakResidentBytes(Environment.ProcessId);
         // The attempts from the ledger file: the run grain's report is the same read inside a grain call, which at
         // 100,000 cells takes longer than a call may (30 s).
         var reading = Stopwatch.StartNew();
         var record = (await new SqliteLedger(Path.Combine(folder, ".testgrid", SqliteLedger.FileName)).GetRunAsync(spec.RunId, CancellationToken.None).ConfigureAwait(false))!;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    the run read back from the ledger in {reading.Elapsed.TotalSeconds:0.0} s"));
-        return new Measurement(spec, used, SiloProcessHost.PeakResidentBytes(Environment.ProcessId), null, callCount, wall, $"{progress.Verdict?.Status}",
+        return new Measurement(spec, used, peak, null, callCount, wall, $"{progress.Verdict?.Status}",
             [.. record.Cells.Select(c => (c.Cell, c.State ?? CellState.Queued, c.Attempts))]);
     }
 

@@ -1,3 +1,5 @@
+using System.Collections.ObjectModel;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using TestGrid.Plan;
 using TestGrid.Results;
@@ -51,6 +53,25 @@ internal static class LedgerPayload
     }
 
     public static TestResult ReadTest(string json) => JsonSerializer.Deserialize(json, Context.TestResult)!;
+
+    /// <summary>
+    /// Reads the tests of a whole run (a report, the run's verdict): the suite and test names, the same in every cell,
+    /// are one string each instead of one per test, and every test without metrics shares one empty map. A 100,000-cell
+    /// run has 800,000 tests: that is ~130 MB less held by the silo while it decides the verdict. One reader per read.
+    /// </summary>
+    public sealed class TestReader
+    {
+        private static readonly IReadOnlyDictionary<string, double> NoMetrics = ReadOnlyDictionary<string, double>.Empty;
+        private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
+
+        public TestResult Read(string json)
+        {
+            var test = ReadTest(json);
+            return test with { Suite = Shared(test.Suite), Test = Shared(test.Test), Metrics = test.Metrics.Count == 0 ? NoMetrics : test.Metrics };
+        }
+
+        private string Shared(string name) => CollectionsMarshal.GetValueRefOrAddDefault(_names, name, out _) ??= name;
+    }
 
     /// <summary>What <see cref="Test"/> keeps of a test: the value both stores give back.</summary>
     public static TestResult Stored(TestResult test) => ReadTest(Test(test));

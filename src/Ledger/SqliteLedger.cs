@@ -151,6 +151,7 @@ public sealed class SqliteLedger : IResultLedger
         if (run is null && cells.Count == 0) return null;
 
         var tests = new Dictionary<(string Cell, int Attempt), List<TestResult>>();
+        var testReader = new LedgerPayload.TestReader();
         await using (var reader = await QueryAsync(connection, transaction,
                          "SELECT cell_id, attempt, json FROM tests WHERE run_id = $run ORDER BY cell_id, attempt, seq", cancellationToken, ("$run", runId)))
         {
@@ -158,7 +159,7 @@ public sealed class SqliteLedger : IResultLedger
             {
                 var key = (reader.GetString(0), reader.GetInt32(1));
                 if (!tests.TryGetValue(key, out var list)) tests[key] = list = [];
-                list.Add(LedgerPayload.ReadTest(reader.GetString(2)));
+                list.Add(testReader.Read(reader.GetString(2)));
             }
         }
 

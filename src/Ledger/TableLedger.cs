@@ -298,6 +298,7 @@ public sealed class TableLedger : IResultLedger
         var cells = new Dictionary<string, (Cell Cell, CellState? State, string? Detail)>[2] { new(StringComparer.Ordinal), new(StringComparer.Ordinal) };
         var attempts = new Dictionary<(string CellId, int Number), AttemptResult>[2] { [], [] };
         var tests = new Dictionary<(string Cell, int Attempt), List<(int Seq, TestResult Test)>>[2] { [], [] };
+        var testReader = new LedgerPayload.TestReader();
         foreach (var filter in (string[])[PartitionFilter(partition), PrefixFilter("PartitionKey", partition + "|")])
         {
             await foreach (var entity in _runs.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
@@ -320,7 +321,7 @@ public sealed class TableLedger : IResultLedger
                     case "test":
                         var key = (entity.GetString("CellId")!, entity.GetInt32("Attempt")!.Value);
                         if (!tests[own].TryGetValue(key, out var list)) tests[own][key] = list = [];
-                        list.Add((entity.GetInt32("Seq") ?? 0, LedgerPayload.ReadTest(entity.GetString("Json")!)));
+                        list.Add((entity.GetInt32("Seq") ?? 0, testReader.Read(entity.GetString("Json")!)));
                         break;
                 }
             }
