@@ -66,6 +66,26 @@ public abstract class LedgerContractTests
     }
 
     [Test]
+    public async Task A_runs_tests_read_back_share_their_names_and_one_empty_metrics_map()
+    {
+        // A run's verdict reads every test of the run at once (800,000 at 100,000 cells): the names repeat in every cell.
+        var a = Cell("debian-12", "Standard_D2s_v5");
+        var b = Cell("debian-12", "Standard_D4s_v5");
+        var none = new Dictionary<string, double>();
+        await _ledger.RecordAttemptAsync("run-1", a, Attempt(a, 1, T0, Test("smoke", "kernel", TestOutcome.Passed) with { Metrics = none }), Token);
+        await _ledger.RecordAttemptAsync("run-1", b, Attempt(b, 1, T0, Test("smoke", "kernel", TestOutcome.Failed) with { Metrics = none }), Token);
+
+        var tests = (await _ledger.GetRunAsync("run-1", Token))!.Cells.Select(c => c.Attempts.Single().Tests.Single()).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(tests.Select(t => (t.Suite, t.Test, t.Outcome)), Is.EqualTo(new[] { ("smoke", "kernel", TestOutcome.Passed), ("smoke", "kernel", TestOutcome.Failed) }));
+            Assert.That(tests[1].Suite, Is.SameAs(tests[0].Suite), "one string per suite name");
+            Assert.That(tests[1].Test, Is.SameAs(tests[0].Test), "one string per test name");
+            Assert.That(tests[1].Metrics, Is.Empty.And.SameAs(tests[0].Metrics), "one empty metrics map");
+        });
+    }
+
+    [Test]
     public async Task An_attempt_written_twice_is_stored_once()
     {
         var cell = Cell("debian-12", "Standard_D2s_v5");
