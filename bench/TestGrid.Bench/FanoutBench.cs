@@ -169,11 +169,13 @@ internal static partial class FanoutBench
             // The run: the real CLI in this process.
             using var stdout = new StringWriter();
             using var stderr = new StringWriter();
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var begin = Stopwatch.GetTimestamp();
             var exit = await Cli.InvokeAsync(["run", Path.Combine(root, "matrix.json"), "--inventory", Path.Combine(root, "hosts.json"), "--provider", "static",
                 "--parallel", n.ToString(CultureInfo.InvariantCulture), "--out", output, "--run-id", runId],
                 TextWriter.Synchronized(stdout), TextWriter.Synchronized(stderr), cancellationToken: cancel);
             var command = Stopwatch.GetElapsedTime(begin).TotalSeconds;
+            var runnerCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
             cancel.ThrowIfCancellationRequested();
             var report = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(output, "verdict.json")), TestGridJsonContext.Default.RunReport)
                 ?? throw new InvalidOperationException("verdict.json is empty");
@@ -220,6 +222,7 @@ internal static partial class FanoutBench
                    physical limit {limit:0.00} s: max over the {serial.Count} completed cells' hosts of connect + Σ commands, all hosts at once (median host {Median(serial.Select(s => s.Total)):0.00} s; one host alone {alone[0].Total:0.00} s)
                    where an attempt's time goes (median over hosts, s): start → SSH login {Median(phases.Select(p => p.Login)):0.000}, login → suite uploaded {Median(phases.Select(p => p.Upload)):0.000}, tests {Median(phases.Select(p => p.Tests)):0.000} (raw commands {Median(raw.Values.Select(v => v.Values.Sum())):0.000}), last test → end {Median(phases.Select(p => p.Teardown)):0.000}
                    connection: connect + auth {row.Connect * 1000:0} ms median (runner's boot.ssh_login, banner probe included: {row.RunnerLogin * 1000:0} ms); per command: runner's test duration − raw {row.CommandOverhead * 1000:0.0} ms median, whole per-test step (metrics read, log) − raw {row.StepOverhead * 1000:0.0} ms median
+                   runner CPU (this process, user + system) {runnerCpu:0.00} s over the command: {runnerCpu / (command * Environment.ProcessorCount):P0} of this machine's {Environment.ProcessorCount} cores, which the hosts' commands shared
 
                 """));
             Figures.Add(new Figure("fanout", $"{n} hosts: wall / physical limit", span / limit, "×", Target: 1.2, Note: "wall: first attempt start → last attempt end (verdict.json)"));
@@ -228,6 +231,7 @@ internal static partial class FanoutBench
             Figures.Add(new Figure("fanout", $"{n} hosts: tests timed out", report.Cells.Sum(c => c.Latest!.Tests.Count(t => t.Outcome == TestOutcome.TimedOut)), "tests", Note: "the machine is overloaded when tests exceed their own timeouts"));
             Figures.Add(new Figure("fanout", $"{n} hosts: command", command, "s"));
             Figures.Add(new Figure("fanout", $"{n} hosts: physical limit", limit, "s", Note: "max over hosts of connect + Σ commands over one connection, all hosts at once"));
+            Figures.Add(new Figure("fanout", $"{n} hosts: runner CPU", runnerCpu, "s", Note: "this process (engine, SSH clients) over the command; the hosts' commands share the same cores"));
             Figures.Add(new Figure("fanout", $"{n} hosts: connection (connect + auth), median", row.Connect * 1000, "ms"));
             Figures.Add(new Figure("fanout", $"{n} hosts: per-command overhead, median", row.CommandOverhead * 1000, "ms", Note: "runner's test duration − raw command, same host and test"));
             Figures.Add(new Figure("fanout", $"{n} hosts: per-test step overhead, median", row.StepOverhead * 1000, "ms", Note: "attempt.log's tests phase ÷ tests − raw command"));

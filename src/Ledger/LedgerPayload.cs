@@ -1,6 +1,7 @@
 using System.Collections.ObjectModel;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using TestGrid.Plan;
 using TestGrid.Results;
 
@@ -19,6 +20,20 @@ internal static class LedgerPayload
 
     private static TestGridJsonContext Context => TestGridJsonContext.Default;
 
+    /// <summary>
+    /// An attempt's contract without <see cref="AttemptResult.CellState"/>: that is computed from the tests, which a
+    /// stored attempt does not carry, so it would say Passed for every completed attempt (reads compute it again).
+    /// </summary>
+    private static readonly JsonTypeInfo<AttemptResult> BareAttempt = (JsonTypeInfo<AttemptResult>)new JsonSerializerOptions(Context.Options)
+    {
+        TypeInfoResolver = Context.WithAddedModifier(info =>
+        {
+            if (info.Type != typeof(AttemptResult)) return;
+            var name = Context.Options.PropertyNamingPolicy?.ConvertName(nameof(AttemptResult.CellState)) ?? nameof(AttemptResult.CellState);
+            info.Properties.Remove(info.Properties.Single(p => p.Name == name));
+        }),
+    }.GetTypeInfo(typeof(AttemptResult));
+
     public static string Cell(Cell cell) => JsonSerializer.Serialize(cell, Context.Cell);
 
     public static Cell ReadCell(string json) => JsonSerializer.Deserialize(json, Context.Cell)!;
@@ -27,12 +42,12 @@ internal static class LedgerPayload
     public static string Attempt(AttemptResult attempt)
     {
         var bare = attempt with { Tests = [] };
-        var json = JsonSerializer.Serialize(bare, Context.AttemptResult);
+        var json = JsonSerializer.Serialize(bare, BareAttempt);
         if (json.Length <= MaxChars) return json;
         bare = bare with { Error = Cut(bare.Error, 4_000), Kept = Cut(bare.Kept, 2_000) };
-        json = JsonSerializer.Serialize(bare, Context.AttemptResult);
+        json = JsonSerializer.Serialize(bare, BareAttempt);
         if (json.Length <= MaxChars) return json;
-        return JsonSerializer.Serialize(bare with { Metrics = new Dictionary<string, double>() }, Context.AttemptResult);
+        return JsonSerializer.Serialize(bare with { Metrics = new Dictionary<string, double>() }, BareAttempt);
     }
 
     public static AttemptResult ReadAttempt(string json) => JsonSerializer.Deserialize(json, Context.AttemptResult)!;

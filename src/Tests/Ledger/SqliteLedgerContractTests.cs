@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using TestGrid.History;
 using TestGrid.Ledger;
@@ -46,6 +47,28 @@ public sealed class SqliteLedgerContractTests : LedgerContractTests
         var record = await ledger.GetRunAsync("run-1", Token);
         Assert.That(record!.Cells.Select(c => (c.Cell.Id, c.Attempts.Count)), Is.EquivalentTo(cells.Select(c => (c.Id, 1))),
             "every other write landed, and nothing of the broken one");
+    }
+
+    [Test]
+    public async Task A_stored_attempt_leaves_the_cells_state_to_its_tests()
+    {
+        // The attempt's row has no tests (they are rows of their own): a state computed from none would say Passed.
+        var path = Path.Combine(_folder, "bare.db");
+        var ledger = new SqliteLedger(path);
+        var cell = Cell("debian-12", "Standard_D2s_v5");
+        await ledger.RecordAttemptAsync("run-1", cell, Attempt(cell, 1, T0, Test("smoke", "kernel", TestOutcome.Failed)), Token);
+        await using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync(Token);
+        await using var query = connection.CreateCommand();
+        query.CommandText = "SELECT json FROM attempts";
+        var stored = (string)(await query.ExecuteScalarAsync(Token))!;
+        var read = (await ledger.GetRunAsync("run-1", Token))!.Cells.Single().Attempts.Single();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(JsonNode.Parse(stored)!.AsObject().Select(p => p.Key), Does.Not.Contain("cellState").And.Contain("outcome"), stored);
+            Assert.That(read.CellState, Is.EqualTo(CellState.Failed), "computed again from the tests read back");
+        });
     }
 
     [Test]
