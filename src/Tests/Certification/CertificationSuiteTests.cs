@@ -68,12 +68,20 @@ public sealed class CertificationSuiteTests
             Assert.That(File.ReadLines(script).First(), Is.EqualTo("#!/bin/sh"), script);
         }
         var dash = File.Exists("/bin/dash") ? "/bin/dash" : "/bin/sh";
-        foreach (var file in Directory.EnumerateFiles(Folder, "*.sh").Append(WriteCollector()))
+        var collector = WriteCollector();
+        try
         {
-            using var process = Process.Start(new ProcessStartInfo(dash, ["-n", file]) { RedirectStandardError = true })!;
-            var errors = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            Assert.That(process.ExitCode, Is.Zero, $"{dash} -n {file}: {errors}");
+            foreach (var file in Directory.EnumerateFiles(Folder, "*.sh").Append(collector))
+            {
+                using var process = Process.Start(new ProcessStartInfo(dash, ["-n", file]) { RedirectStandardError = true })!;
+                var errors = process.StandardError.ReadToEnd();
+                process.WaitForExit();
+                Assert.That(process.ExitCode, Is.Zero, $"{dash} -n {file}: {errors}");
+            }
+        }
+        finally
+        {
+            File.Delete(collector);
         }
     }
 
