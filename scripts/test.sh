@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tests, from nothing: set the machine up (Docker engine, QEMU, image tools, Azurite; the sshd container image and the
 # x64 and arm64 VM images, cached), build, run every test (unit, engine, integration against real sshd hosts in
-# containers and real QEMU guests), print "N passed, N failed", exit non-zero on any failure.
+# containers and real QEMU guests), print "N passed, N failed", exit non-zero on any failure (the test results, a TRX
+# file in a temporary folder, are kept and named then; removed when every test passed).
 #   sudo scripts/test.sh [extra dotnet test arguments, e.g. --filter Category!=Integration]
 # TESTGRID_SKIP_ARM64=1 leaves out the arm64 image and its guest.
 set -euo pipefail
@@ -33,3 +34,5 @@ if [ "$failed" -gt 0 ]; then
 fi
 echo "$passed passed, $failed failed, $skipped skipped or not run (of $total)"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ] || exit 1
+# Kept only when something failed (its path is printed above).
+rm -rf "$results"
