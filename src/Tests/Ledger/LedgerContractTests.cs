@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Text.Json;
 using TestGrid.History;
 using TestGrid.Ledger;
@@ -24,7 +25,28 @@ public abstract class LedgerContractTests
     [SetUp]
     public async Task CreateLedger() => _ledger = await CreateLedgerAsync();
 
+    /// <summary>The attempts' JSON as the store holds it (raw rows of the ledger made last), of one cell.</summary>
+    protected abstract Task<IReadOnlyList<string>> StoredAttemptsAsync(string runId, string cellId);
+
     protected static CancellationToken Token => TestContext.CurrentContext.CancellationToken;
+
+    [Test]
+    public async Task A_stored_attempt_leaves_the_cells_state_to_its_tests()
+    {
+        // The attempt's row has no tests (they are rows of their own): a state computed from none would say Passed.
+        var cell = Cell("debian-12", "Standard_D2s_v5");
+        await _ledger.RecordAttemptAsync("run-1", cell, Attempt(cell, 1, T0, Test("smoke", "kernel", TestOutcome.Failed)), Token);
+        var stored = await StoredAttemptsAsync("run-1", cell.Id);
+        var read = (await _ledger.GetRunAsync("run-1", Token))!.Cells.Single().Attempts.Single();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(stored, Has.Count.EqualTo(1), "one attempt row");
+            Assert.That(stored.Select(json => JsonNode.Parse(json)!.AsObject().Select(p => p.Key)).FirstOrDefault(),
+                Does.Not.Contain("cellState").And.Contain("outcome"), string.Join("\n", stored));
+            Assert.That(read.CellState, Is.EqualTo(CellState.Failed), "computed again from the tests read back");
+        });
+    }
 
     [Test]
     public async Task A_run_is_read_back_whole_with_cells_attempts_tests_and_artefact_paths()
