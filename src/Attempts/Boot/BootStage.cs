@@ -8,7 +8,8 @@ namespace TestGrid.Attempts.Boot;
 /// <summary>
 /// Boot: from a provisioned machine to a logged-in SSH session. Ready means the SSH banner arrived (not an open port:
 /// user-mode networking accepts TCP long before the guest listens), then a login that checks the pinned host key
-/// before anything is sent. A machine with a console gives its host keys there (cloud-init's fingerprint block), and
+/// before anything is sent; a machine that was already up (a static host) is logged into at once, with the banner
+/// wait only when that finds no SSH server. A machine with a console gives its host keys there (cloud-init's fingerprint block), and
 /// its milestones are measured from the machine's own start.
 /// </summary>
 internal static class BootStage
@@ -21,6 +22,18 @@ internal static class BootStage
     {
         var console = machine.Console;
         TimeSpan Since() => console?.Elapsed ?? clock.Elapsed;
+
+        if (machine.AlreadyUp && machine.Ssh.HostKeys.Count > 0)
+        {
+            try
+            {
+                return (await LoginAsync(machine, options, log, Since, metrics, cancellationToken).ConfigureAwait(false), machine);
+            }
+            catch (SshFailure e) when (e.Kind == SshFailureKind.Unreachable)
+            {
+                log.Write($"{machine.Ssh} took no login ({e.Message}); waiting for its SSH banner");
+            }
+        }
 
         var left = machine.ReadyTimeout - Since();
         var banner = SshBanner.WaitAsync(machine.Ssh.Host, machine.Ssh.Port, left > TimeSpan.Zero ? left : TimeSpan.FromSeconds(1), cancellationToken);
@@ -66,9 +79,15 @@ internal static class BootStage
             log.Write($"host keys from the console: {string.Join(", ", keys)}");
         }
 
+        return (await LoginAsync(machine, options, log, Since, metrics, cancellationToken).ConfigureAwait(false), machine);
+    }
+
+    private static async Task<SshSession> LoginAsync(Machine machine, SshSessionOptions options, AttemptLog log, Func<TimeSpan> since,
+        Dictionary<string, double> metrics, CancellationToken cancellationToken)
+    {
         var session = await SshSession.ConnectAsync(machine.Ssh, options, cancellationToken).ConfigureAwait(false);
-        metrics["boot.ssh_login"] = Since().TotalSeconds;
-        log.Write($"logged in as {machine.Ssh.User} after {Since().TotalSeconds:0.0} s; host key is one of the pinned {string.Join(", ", machine.Ssh.HostKeys)}");
-        return (session, machine);
+        metrics["boot.ssh_login"] = since().TotalSeconds;
+        log.Write($"logged in as {machine.Ssh.User} after {since().TotalSeconds:0.0} s ({session.ServerVersion}); host key is one of the pinned {string.Join(", ", machine.Ssh.HostKeys)}");
+        return session;
     }
 }

@@ -95,6 +95,13 @@ public sealed record Machine(string Name, SshTarget Ssh, TimeSpan ReadyTimeout, 
     /// <summary>The hardware its owner declared (a static host's inventory entry), for the certification suite to compare with what is found.</summary>
     public TestGrid.Certification.HardwareDeclaration? Declared { get; init; }
 
+    /// <summary>
+    /// The machine was up before the attempt (a static host): the login is the first probe, without a banner wait
+    /// before it (a probe is one more connection, and one more sshd the host forks). When the login finds no SSH server
+    /// answering, the banner wait follows as for a booting machine.
+    /// </summary>
+    public bool AlreadyUp { get; init; }
+
     /// <summary>Names of the machine that identify it (a static host's address, unless it is a loopback one): certification runs redact them.</summary>
     public IReadOnlyList<string> Hostnames { get; init; } = [];
 

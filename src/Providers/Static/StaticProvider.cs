@@ -36,6 +36,7 @@ public sealed class StaticProvider(HostInventory inventory) : IMachineProvider
         request.Log.Write($"static host {host.Name} ({host.User}@{host.Endpoint}), pinned host key {host.HostKey}");
         return Task.FromResult(new Machine(host.Name, Target(host), TimeSpan.FromSeconds(inventory.ReadyTimeoutSeconds))
         {
+            AlreadyUp = true,
             NotRebootable = host.Rebootable ? null : $"host {host.Name} is declared not rebootable (inventory: \"rebootable\": false)",
             Declared = host.Hardware,
             Hostnames = host.LoopbackAddress ? [] : [host.Address],

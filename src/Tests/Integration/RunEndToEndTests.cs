@@ -136,6 +136,77 @@ public sealed class RunEndToEndTests : IntegrationFixture
     }
 
     [Test]
+    public async Task A_static_host_is_logged_into_at_once_and_one_not_yet_answering_is_waited_for()
+    {
+        // "late" is Hosts[1] behind a port that only starts forwarding once its attempt has begun: the first login
+        // finds nothing listening, and the banner wait that follows finds the host.
+        var latePort = LocalPorts.Free();
+        using var scenario = new Scenario().Host(Hosts[0], "up").Host(Hosts[1], "late", port: latePort);
+        scenario.WriteMatrix(["smoke"]);
+        using var stop = new CancellationTokenSource();
+        var forward = ForwardLaterAsync(latePort, Hosts[1].Port, scenario, stop.Token);
+
+        var result = await scenario.RunAsync();
+        await stop.CancelAsync();
+        await forward;
+
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.Pass), result.ToString());
+        string Log(string sku) => File.ReadAllText(AttemptLogs(scenario, sku).Single());
+        Assert.Multiple(() =>
+        {
+            Assert.That(scenario.Report().Cells.Select(c => c.Attempts.Count), Is.All.EqualTo(1), "neither host cost a retry");
+            Assert.That(Log("up"), Does.Contain("logged in as").And.Not.Contain("SSH banner after"), "a host that is up is logged into without a banner probe first");
+            Assert.That(Log("late"), Does.Contain($"127.0.0.1:{latePort} took no login").And.Contain("SSH banner after").And.Contain("logged in as"));
+        });
+    }
+
+    /// <summary>The attempt logs of the cell on the host with SKU label <paramref name="sku"/>.</summary>
+    private static string[] AttemptLogs(Scenario scenario, string sku) =>
+        Directory.Exists(Path.Combine(scenario.Output, "cells"))
+            ? Directory.GetFiles(Path.Combine(scenario.Output, "cells"), "attempt.log", SearchOption.AllDirectories)
+                .Where(f => Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(f)))!.StartsWith($"debian12_{sku}_lab-", StringComparison.Ordinal)).ToArray()
+            : [];
+
+    /// <summary>Once the late cell's first login found nothing listening, forwards <paramref name="port"/> to the host's real port until stopped.</summary>
+    private static async Task ForwardLaterAsync(int port, int target, Scenario scenario, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Waits.UntilAsync(() => Task.FromResult(AttemptLogs(scenario, "late").Any(f => File.ReadAllText(f).Contains("took no login", StringComparison.Ordinal))),
+                TimeSpan.FromSeconds(60));
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            listener.Start();
+            while (true)
+            {
+                var client = await listener.AcceptTcpClientAsync(cancellationToken);
+                _ = PipeAsync(client, target, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+
+        static async Task PipeAsync(System.Net.Sockets.TcpClient client, int target, CancellationToken cancellationToken)
+        {
+            using (client)
+            using (var upstream = new System.Net.Sockets.TcpClient())
+            {
+                try
+                {
+                    await upstream.ConnectAsync(System.Net.IPAddress.Loopback, target, cancellationToken);
+                    var a = client.GetStream();
+                    var b = upstream.GetStream();
+                    await Task.WhenAny(a.CopyToAsync(b, cancellationToken), b.CopyToAsync(a, cancellationToken));
+                }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or OperationCanceledException)
+                {
+                    // One side closed: the connection is over.
+                }
+            }
+        }
+    }
+
+    [Test]
     public async Task A_wrong_pinned_host_key_is_a_cell_error_and_nothing_runs_on_that_host()
     {
         var victim = Hosts[3];
