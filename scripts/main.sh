@@ -7,5 +7,5 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 scripts/setup.sh --no-docker --images debian12-vm-amd64 debian12-vm-arm64
-dotnet build src/Client -c Release -v quiet -nologo >/dev/null
-exec dotnet src/Client/bin/Release/net10.0/testgrid.dll run matrix.json "$@"
+scripts/publish.sh src/Client src/Client/bin/publish
+exec dotnet src/Client/bin/publish/testgrid.dll run matrix.json "$@"
