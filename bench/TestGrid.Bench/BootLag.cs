@@ -123,8 +123,12 @@ internal sealed record BootLag(
         using var answers = client.CreateCommand("journalctl -b -o short-unix --no-pager -u ssh.service | grep 'Connection from 10.0.2.2'");
         await answers.ExecuteAsync(cancellationToken);
         var answered = answers.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => double.Parse(l.Split(' ')[0], CultureInfo.InvariantCulture) - offset)
-            .Where(h => h > reloaded).Take(3).ToList();
-        var readDelay = answered.Count == 3 ? read.Zip(answered, (r, a) => r - a).Order().ElementAt(1) : double.NaN;
+            .Where(h => h > reloaded).ToList();
+        // Each probe's answer is the last one logged before it read its banner (within the offset's uncertainty): the
+        // guest may log other connections in between, and pairing answers and probes by order would then pair each
+        // probe with the connection before it.
+        var delays = read.Select(r => answered.Where(a => a <= r + roundTrip / 2).DefaultIfEmpty(double.NaN).Max() is var a && double.IsFinite(a) ? r - a : double.NaN).ToList();
+        var readDelay = delays.All(double.IsFinite) ? delays.Order().ElementAt(1) : double.NaN;
         client.Disconnect();
         return new BootLag(listening, network, sshd, triggered, unanswered, drops, offset, roundTrip, fresh.Order().ElementAt(1), readDelay);
     }

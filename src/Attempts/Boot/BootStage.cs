@@ -9,8 +9,8 @@ namespace TestGrid.Attempts.Boot;
 /// Boot: from a provisioned machine to a logged-in SSH session. Ready means the SSH banner arrived (not an open port:
 /// user-mode networking accepts TCP long before the guest listens), then a login that checks the pinned host key
 /// before anything is sent; a machine that was already up (a static host) is logged into at once, with the banner
-/// wait only when that finds no SSH server. A machine with a console gives its host keys there (cloud-init's fingerprint block), and
-/// its milestones are measured from the machine's own start.
+/// wait only when that finds no SSH server. A machine with a console gives its host keys there (cloud-init's
+/// fingerprint block), and its milestones are measured from the machine's own start.
 /// </summary>
 internal static class BootStage
 {
