@@ -393,7 +393,7 @@ internal static partial class RerunBench
     /// <summary>The CLI in its own build output (src/Client/bin/CONFIGURATION/net10.0/testgrid.dll, built with the benchmark), as the tests run it.</summary>
     private static string ClientProgram(string repo)
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+        var configuration = BuildOutput.Configuration;
         var path = Path.Combine(repo, "src", "Client", "bin", configuration, "net10.0", "testgrid.dll");
         return File.Exists(path) ? path : throw new FileNotFoundException($"{path} is not built: build the benchmark (dotnet build -c {configuration} bench/TestGrid.Bench)", path);
     }

@@ -58,7 +58,7 @@ internal static class SoakBench
     /// <summary>testgrid-silo.dll of this checkout, built in the bench's configuration.</summary>
     public static string SiloProgram()
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+        var configuration = BuildOutput.Configuration;
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (!File.Exists(Path.Combine(dir.FullName, "TestGrid.sln"))) continue;
