@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using System.Xml.Linq;
 using TestGrid.Reports;
@@ -174,7 +176,7 @@ public sealed class RunEndToEndTests : IntegrationFixture
         {
             await Waits.UntilAsync(() => Task.FromResult(AttemptLogs(scenario, "late").Any(f => File.ReadAllText(f).Contains("took no login", StringComparison.Ordinal))),
                 TimeSpan.FromSeconds(60));
-            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            using var listener = new TcpListener(IPAddress.Loopback, port);
             listener.Start();
             while (true)
             {
@@ -186,19 +188,19 @@ public sealed class RunEndToEndTests : IntegrationFixture
         {
         }
 
-        static async Task PipeAsync(System.Net.Sockets.TcpClient client, int target, CancellationToken cancellationToken)
+        static async Task PipeAsync(TcpClient client, int target, CancellationToken cancellationToken)
         {
             using (client)
-            using (var upstream = new System.Net.Sockets.TcpClient())
+            using (var upstream = new TcpClient())
             {
                 try
                 {
-                    await upstream.ConnectAsync(System.Net.IPAddress.Loopback, target, cancellationToken);
+                    await upstream.ConnectAsync(IPAddress.Loopback, target, cancellationToken);
                     var a = client.GetStream();
                     var b = upstream.GetStream();
                     await Task.WhenAny(a.CopyToAsync(b, cancellationToken), b.CopyToAsync(a, cancellationToken));
                 }
-                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or OperationCanceledException)
+                catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
                 {
                     // One side closed: the connection is over.
                 }
