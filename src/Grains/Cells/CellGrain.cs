@@ -30,6 +30,9 @@ public sealed class CellGrainState
 
     /// <summary>How many attempts there were when the current round (<see cref="CellWork.Round"/>) began: retries and the policy's reruns count within a round.</summary>
     [Id(5)] public int RoundStart { get; set; }
+
+    /// <summary>The silo whose activation runs the attempt in flight (<see cref="SiloAddress.ToParsableString"/>).</summary>
+    [Id(6)] public string? RunningSilo { get; set; }
 }
 
 /// <summary>
@@ -41,7 +44,8 @@ public sealed class CellGrainState
 /// Durable: the attempt in flight, every attempt's result and the final state are checkpointed; each result goes to
 /// the ledger. An activation that finds an attempt in flight (its silo or process died) tears that attempt's machine
 /// down, records it as lost and carries on. A silo shutting down hands its cells over the same way: the running
-/// attempt is torn down and the cell resumes on another silo.
+/// attempt is torn down and the cell resumes on another silo. Orleans may start the cell's new activation before the
+/// stopping silo's has finished: the new one waits for the old one to record the attempt it hands over.
 /// </para>
 /// Cells go to the silo with the fewest activations: their machines' work (a QEMU guest, SSH sessions) spreads over the cluster.
 /// </summary>
@@ -53,10 +57,15 @@ public sealed partial class CellGrain(
     RunSuites suites,
     IOptions<EngineOptions> options,
     SshSessionOptions sshOptions,
+    IClusterMembershipService membership,
+    ILocalSiloDetails silo,
     ILoggerFactory loggers) : Grain, ICellGrain
 {
     /// <summary>The error kind of an attempt that died with its silo or process.</summary>
     public const string LostKind = "lost";
+
+    /// <summary>How often a cell whose attempt another silo is handing over reads its state again.</summary>
+    private static readonly TimeSpan HandoverPoll = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How often a cell waiting for capacity asks again.</summary>
     private static readonly TimeSpan LeaseRequestRefresh = TimeSpan.FromSeconds(30);
@@ -179,6 +188,7 @@ public sealed partial class CellGrain(
         {
             var provider = providers.Create(work.Provider);
             var capacity = GrainFactory.GetGrain<ICapacityGrain>(provider.Name);
+            await AwaitHandoverAsync(cell.Name, cancellationToken);
             if (state.State.Running is { } lost) await ReclaimAsync(work, provider, capacity, lost);
             var need = await provider.CapacityForAsync(cell, cancellationToken);
             var packages = await suites.ForAsync(work.RunId, cell);
@@ -204,6 +214,7 @@ public sealed partial class CellGrain(
                 var lease = await AcquireAsync(capacity, need, avoid, number, cancellationToken);
                 state.State.Running = number;
                 state.State.RunningOn = lease.Resource;
+                state.State.RunningSilo = silo.SiloAddress.ToParsableString();
                 await state.WriteStateAsync();
                 AttemptResult result;
                 try
@@ -314,6 +325,26 @@ public sealed partial class CellGrain(
         return Update(work, ended, attempts.Length, ended == cellState ? detail : $"{detail}; the results of earlier attempts stand");
     }
 
+    /// <summary>
+    /// Waits while the attempt in flight belongs to an activation on a silo that is shutting down: that activation is
+    /// tearing the attempt down and records it as handed over (Orleans may already have started this activation, when
+    /// the cell's directory entry was on the stopping silo). Reads the state again until the attempt is recorded or the
+    /// silo is gone (its shutdown timed out): then the attempt is the dead silo's, reclaimed here.
+    /// </summary>
+    private async Task AwaitHandoverAsync(string cellName, CancellationToken cancellationToken)
+    {
+        var logged = false;
+        while (state.State is { Running: { } attempt, RunningSilo: { } holder }
+            && SiloAddress.FromParsableString(holder) is var holderSilo && !holderSilo.Equals(silo.SiloAddress)
+            && membership.CurrentSnapshot.GetSiloStatus(holderSilo) is SiloStatus.ShuttingDown or SiloStatus.Stopping)
+        {
+            if (!logged) LogAwaitingHandover(_logger, cellName, attempt, holder);
+            logged = true;
+            await Task.Delay(HandoverPoll, cancellationToken);
+            await state.ReadStateAsync();
+        }
+    }
+
     /// <summary>An attempt that was in flight when the previous activation died: its machine torn down, its lease returned, its loss recorded.</summary>
     private async Task ReclaimAsync(CellWork work, IMachineProvider provider, ICapacityGrain capacity, int number)
     {
@@ -356,6 +387,7 @@ public sealed partial class CellGrain(
         state.State.Attempts = state.State.Attempts.Add(result);
         state.State.Running = null;
         state.State.RunningOn = null;
+        state.State.RunningSilo = null;
         var next = Decide(work);
         state.State.Final = _handingOver ? null : next.Final;
         await state.WriteStateAsync();
@@ -465,6 +497,9 @@ public sealed partial class CellGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "cell {Cell}: the attempt loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception, string cell);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "cell {Cell}: attempt {Attempt} is being handed over by silo {Silo}, which is shutting down; waiting for it to be recorded")]
+    private static partial void LogAwaitingHandover(ILogger logger, string cell, int attempt, string silo);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "cell {Cell}: tearing down lost attempt {Attempt} failed")]
     private static partial void LogReclaimFailed(ILogger logger, Exception exception, string cell, string attempt);
