@@ -135,6 +135,11 @@ public sealed class DurableRunTests
             AssertSameOutcome(report);
             var handedOver = report.Cells.SelectMany(c => c.Attempts).Where(a => a.ErrorKind == CellGrain.LostKind).ToList();
             Assert.That(handedOver, Is.Not.Empty, "the stopping silo's running attempts were handed over");
+            if (handedOver.Any(a => a.Error?.Contains("shut down", StringComparison.Ordinal) != true))
+            {
+                // Seen once in dozens of runs and not reproduced since: the silos' logs (in the test results) say which activation recorded what.
+                foreach (var silo in cluster.Silos) TestContext.AddTestAttachment(silo.LogPath, $"log of {silo.Name}");
+            }
             Assert.That(handedOver.Select(a => a.Error), Is.All.Contains("shut down"), "a graceful stop tears the attempt down itself");
             await AssertLedgerHoldsEachCellOnceAsync(new TableLedger(new TableServiceClient(cluster.Azurite.ConnectionString)), runId, report);
             await AssertNothingLeftOnHostsAsync(runId);
