@@ -252,8 +252,13 @@ public sealed partial class CellGrain(
         catch (Exception e) when (e is not Orleans.Storage.InconsistentStateException)
         {
             // An activation that is handing over decides nothing, whatever its loop met on the way out (its state may
-            // no longer be readable: Orleans invalidates the activation once it has deactivated).
-            if (_handingOver) return;
+            // no longer be readable: Orleans invalidates the activation once it has deactivated). Logged: an attempt
+            // whose record did not land is reclaimed by the cell's next activation as one whose silo died.
+            if (_handingOver)
+            {
+                LogHandoverFailed(_logger, e, cell.Name);
+                return;
+            }
             LogLoopFailed(_logger, e, cell.Name);
             final = Ended(work, CellState.Error, $"runner error: {e.Message}");
         }
@@ -497,6 +502,9 @@ public sealed partial class CellGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "cell {Cell}: the attempt loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception, string cell);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cell {Cell}: handing the cell over failed on the way out; its next activation reclaims the attempt in flight")]
+    private static partial void LogHandoverFailed(ILogger logger, Exception exception, string cell);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "cell {Cell}: attempt {Attempt} is being handed over by silo {Silo}, which is shutting down; waiting for it to be recorded")]
     private static partial void LogAwaitingHandover(ILogger logger, string cell, int attempt, string silo);
