@@ -26,6 +26,13 @@ public sealed record SiloSettings
     public bool Kubernetes { get; init; }
     public bool Dashboard { get; init; }
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long a stopping silo's cells may take to tear their running attempts down and hand over (Orleans'
+    /// deactivation timeout, 30 s by default, would cut an Azure VM's delete short): the shutdown timeout less a minute
+    /// for the rest of the stop, or half of it when it is two minutes or less.
+    /// </summary>
+    public TimeSpan HandoverTimeout => ShutdownTimeout > TimeSpan.FromMinutes(2) ? ShutdownTimeout - TimeSpan.FromMinutes(1) : ShutdownTimeout / 2;
     public TimeSpan? WatchdogPeriod { get; init; }
 
     /// <summary>How many attempts of a cell may be lost with their silo before the cell ends in error; null: the engine's default (3).</summary>

@@ -14,7 +14,7 @@ public sealed class StandaloneSiloTests
     {
         using var workspace = new Workspace();
         await using var silo = SiloProcess.Start("standalone", "standalone-test", connectionString: null, workspace.Path("logs"),
-            new Dictionary<string, string> { ["CapacityLimits:qemu"] = "3", ["Dashboard:Enabled"] = "true", ["DataFolder"] = workspace.Path("data") });
+            new Dictionary<string, string> { ["CapacityLimits:qemu"] = "3", ["Dashboard:Enabled"] = "true", ["DataFolder"] = workspace.Path("data"), ["ShutdownTimeout"] = "00:05:00" });
         var ready = await silo.WaitReadyAsync(TimeSpan.FromSeconds(60));
         TestContext.Out.WriteLine($"FIGURE standalone silo (no storage) start to ready: {ready.TotalSeconds:0.0} s");
 
@@ -25,6 +25,8 @@ public sealed class StandaloneSiloTests
         await host.StartAsync();
         var snapshot = await host.Services.GetRequiredService<IClusterClient>().GetGrain<ICapacityGrain>("qemu").GetSnapshotAsync();
         Assert.That(snapshot.UnitLimit, Is.EqualTo(3), "the capacity limit came from the silo's command line");
+        Assert.That(await silo.ReadLogAsync(), Does.Contain("DeactivationTimeout: 00:04:00"),
+            "a stopping silo's cells get the shutdown timeout less a minute to hand over (Orleans logs its options at start)");
         await host.StopAsync();
 
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{silo.HttpPort}") };
