@@ -96,8 +96,7 @@ public sealed class SiloProcessHost : IAsyncDisposable
     public async Task KillAsync()
     {
         if (_process is not { HasExited: false } process) return;
-        process.Kill();
-        await process.WaitForExitAsync().ConfigureAwait(false);
+        await process.KillHardAsync().ConfigureAwait(false);
         await _pump.ConfigureAwait(false);
     }
 
@@ -160,6 +159,7 @@ public sealed class SiloProcessHost : IAsyncDisposable
                 if (!process.HasExited) process.Kill(entireProcessTree: true);
                 using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
                 await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+                KilledProcesses.RemoveRuntimeFiles(process.Id);
                 await _pump.ConfigureAwait(false);
             }
             catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)

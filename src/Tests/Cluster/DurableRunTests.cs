@@ -70,8 +70,7 @@ public sealed class DurableRunTests
             victim.Kill();
             var killedAt = Stopwatch.StartNew();
             TestContext.Out.WriteLine($"killed {victim.Name} (pid {victim.Pid}) holding {held} of the run's {active} cells in an attempt");
-            client.Kill(entireProcessTree: true);
-            await client.WaitForExitAsync();
+            await client.KillHardAsync(entireProcessTree: true);
 
             var management = cluster.Observer.Grains.GetGrain<IManagementGrain>(0);
             await Waits.UntilAsync(async () => await Status(management, victim) == SiloStatus.Dead, TimeSpan.FromMinutes(3));
@@ -171,8 +170,7 @@ public sealed class DurableRunTests
             return running.Count >= 3 || cli.HasExited;
         }, TimeSpan.FromMinutes(2));
         Assert.That(cli.HasExited, Is.False, "the run was still going");
-        cli.Kill(entireProcessTree: true);
-        await cli.WaitForExitAsync();
+        await cli.KillHardAsync(entireProcessTree: true);
 
         var status = await CliRunner.RunAsync("status", runId, "--data", data);
         Assert.That(status.ExitCode, Is.EqualTo(2), "status reads the checkpoint of an unfinished run without resuming it\n" + status);

@@ -218,8 +218,7 @@ public sealed class SqliteGrainStorageTests
         }
         finally
         {
-            writer.Kill(); // SIGKILL: no shutdown, no flush, whatever write was in flight is cut off
-            await writer.WaitForExitAsync();
+            await writer.KillHardAsync(); // SIGKILL: no shutdown, no flush, whatever write was in flight is cut off
             await stopOwnWrites.CancelAsync();
         }
         var own = await ownWrites;

@@ -105,7 +105,7 @@ public sealed class EngineRunTests : IntegrationFixture
 
         using var runner = scenario.StartProcess();
         await Waits.UntilAsync(async () => await host.CountProcessesAsync(marker) == 1, TimeSpan.FromSeconds(60));
-        runner.Kill(entireProcessTree: true);
+        await runner.KillHardAsync(entireProcessTree: true);
         var killedAt = DateTime.UtcNow;
 
         // Nobody is left to kill the test: the machine-side backstop does, at timeout + margin.

@@ -156,8 +156,7 @@ public sealed class QemuBootTests
         // record leaves a folder that the sweep ends only after 10 minutes: not this test's case).
         await Waits.UntilAsync(() => Task.FromResult(scenario.LiveGuests() == 1
             && scenario.StateFolders().Any(f => File.Exists(Path.Combine(f, QemuInstance.FileName)))), TimeSpan.FromSeconds(60));
-        runner.Kill(entireProcessTree: false);
-        await runner.WaitForExitAsync();
+        await runner.KillHardAsync();
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.That(scenario.LiveGuests(), Is.EqualTo(1), "the guest outlived its runner");
         return runner.Id;

@@ -116,6 +116,8 @@ public sealed class SiloProcess : IAsyncDisposable
     {
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
         await _process.WaitForExitAsync();
+        // Killed now or by a test (kill -9): its runtime's files stay behind otherwise.
+        KilledProcesses.RemoveRuntimeFiles(_process.Id);
         await _pump;
         await _log.DisposeAsync();
         _process.Dispose();
