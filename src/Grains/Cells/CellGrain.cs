@@ -332,9 +332,9 @@ public sealed partial class CellGrain(
 
     /// <summary>
     /// Waits while the attempt in flight belongs to an activation on a silo that is shutting down: that activation is
-    /// tearing the attempt down and records it as handed over (Orleans may already have started this activation, when
-    /// the cell's directory entry was on the stopping silo). Reads the state again until the attempt is recorded or the
-    /// silo is gone (its shutdown timed out): then the attempt is the dead silo's, reclaimed here.
+    /// tearing the attempt down and records it as handed over (Orleans does not promise that a grain's new activation
+    /// starts only after the stopping silo's has finished: dotnet/orleans#5687). Reads the state again until the attempt
+    /// is recorded or the silo is gone (its shutdown timed out): then the attempt is the dead silo's, reclaimed here.
     /// </summary>
     private async Task AwaitHandoverAsync(string cellName, CancellationToken cancellationToken)
     {
