@@ -28,11 +28,12 @@ public sealed record SiloSettings
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
-    /// How long a stopping silo's cells may take to tear their running attempts down and hand over (Orleans'
+    /// How long a cell may take to tear its running attempt down and hand over when Orleans deactivates it (Orleans'
     /// deactivation timeout, 30 s by default, would cut an Azure VM's delete short): the shutdown timeout less a minute
-    /// for the rest of the stop, or half of it when it is two minutes or less.
+    /// for the rest of the stop, and never less than Orleans' default. A silo's stop bounds its own deactivations
+    /// anyway; the others (a surviving silo deactivates the cells whose directory partition died) keep at least 30 s.
     /// </summary>
-    public TimeSpan HandoverTimeout => ShutdownTimeout > TimeSpan.FromMinutes(2) ? ShutdownTimeout - TimeSpan.FromMinutes(1) : ShutdownTimeout / 2;
+    public TimeSpan HandoverTimeout => TimeSpan.FromSeconds(Math.Max(30, (ShutdownTimeout - TimeSpan.FromMinutes(1)).TotalSeconds));
     public TimeSpan? WatchdogPeriod { get; init; }
 
     /// <summary>How many attempts of a cell may be lost with their silo before the cell ends in error; null: the engine's default (3).</summary>
