@@ -5,6 +5,7 @@ using Azure.Data.Tables;
 using Azure.Identity;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Configuration;
+using Orleans.Configuration;
 using TestGrid.Simulation;
 
 namespace TestGrid.Silo;
@@ -31,9 +32,10 @@ public sealed record SiloSettings
     /// How long a cell may take to tear its running attempt down and hand over when Orleans deactivates it (Orleans'
     /// deactivation timeout, 30 s by default, would cut an Azure VM's delete short): the shutdown timeout less a minute
     /// for the rest of the stop, and never less than Orleans' default. A silo's stop bounds its own deactivations
-    /// anyway; the others (a surviving silo deactivates the cells whose directory partition died) keep at least 30 s.
+    /// anyway; the others (a surviving silo deactivates the cells whose directory partition died) keep the default.
     /// </summary>
-    public TimeSpan HandoverTimeout => TimeSpan.FromSeconds(Math.Max(30, (ShutdownTimeout - TimeSpan.FromMinutes(1)).TotalSeconds));
+    public TimeSpan HandoverTimeout => ShutdownTimeout - TimeSpan.FromMinutes(1) is var handover && handover > GrainCollectionOptions.DEFAULT_DEACTIVATION_TIMEOUT
+        ? handover : GrainCollectionOptions.DEFAULT_DEACTIVATION_TIMEOUT;
     public TimeSpan? WatchdogPeriod { get; init; }
 
     /// <summary>How many attempts of a cell may be lost with their silo before the cell ends in error; null: the engine's default (3).</summary>
