@@ -57,7 +57,11 @@ public interface IRunGrain : IGrainWithStringKey
     const long NoEvents = long.MaxValue;
 
     /// <summary>The run's report so far; final once <see cref="RunProgress.Done"/>.</summary>
-    [Alias("report"), ReadOnly, AlwaysInterleave]
+    /// <remarks>
+    /// It reads every attempt and test result of the run from the ledger: 100,000 rows at 10,000 cells, which Azure
+    /// Tables serves 1,000 a request (and Azurite far slower), so the call may take longer than Orleans' default 30 s.
+    /// </remarks>
+    [Alias("report"), ReadOnly, AlwaysInterleave, ResponseTimeout("00:10:00")]
     Task<RunReport> GetReportAsync();
 
     /// <summary>

@@ -79,6 +79,12 @@ public sealed partial class RunGrain(
     private readonly List<CellEvent> _events = [];
     private Task? _ending;
     private IGrainTimer? _watchdog;
+
+    /// <summary>
+    /// The cells of the report the verdict was decided on, while this activation lives: an ended run's report does not
+    /// change until a rerun, and reading it from the ledger again costs every result of the run (see <see cref="IRunGrain.GetReportAsync"/>).
+    /// </summary>
+    private List<CellReport>? _ended;
     private Dictionary<string, Cell>? _cells;
     private int _next;
     private int _inFlight = -1;
@@ -271,7 +277,7 @@ public sealed partial class RunGrain(
 
     public async Task<RunReport> GetReportAsync()
     {
-        var cells = await ReportCellsAsync();
+        var cells = state.State.Verdict is not null && _ended is { } ended ? ended : await ReportCellsAsync();
         return new RunReport
         {
             RunId = Spec.RunId,
@@ -297,6 +303,7 @@ public sealed partial class RunGrain(
             spec.State.Spec = Spec with { Policy = policy };
             await spec.WriteStateAsync();
         }
+        _ended = null;
         var round = ++state.State.Round;
         var afterEvent = _events.Count > 0 ? _events[^1].Sequence : 0;
         foreach (var rerun in request.Cells)
@@ -515,7 +522,8 @@ public sealed partial class RunGrain(
         RunVerdict verdict;
         try
         {
-            verdict = await DecideAsync(await ReportCellsAsync());
+            _ended = await ReportCellsAsync();
+            verdict = await DecideAsync(_ended);
         }
         catch (Exception e)
         {
