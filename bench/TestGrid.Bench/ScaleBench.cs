@@ -29,7 +29,9 @@
 //     (Azurite's own CPU, the storage service's, is not counted, as a cloud storage account's would not be);
 //   - peak memory: the largest peak resident set (VmHWM) of a silo process (each silo's in the figure's note);
 //   - grain calls per cell: calls received by the grains of all silos (each silo's incoming grain call filter, read on
-//     its /simulation/grain-calls) ÷ cells;
+//     its /simulation/counters) ÷ cells;
+//   - storage requests per cell: HTTP requests all silos sent to Azurite (each silo's count on /simulation/counters) ÷ cells;
+//   - storage service CPU: Azurite's CPU time over the run ÷ the run's wall time (one Node.js thread: 100 % is its limit);
 //   - makespan against the capacity lower bound, computed as above.
 // Every figure is labelled simulated. The folders (state, ledger, cloud) are removed at the end, and every process
 // started is stopped, also on Ctrl-C or SIGTERM.
@@ -92,7 +94,11 @@ internal static class ScaleBench
 
     /// <summary>What one size measured: CPU over the run, peak memory (and per silo), grain calls, and the run's cells with their attempts.</summary>
     private sealed record Measurement(RunSpec Spec, TimeSpan Cpu, long PeakBytes, string? PeakNote, long Calls, TimeSpan Wall, string Verdict,
-        IReadOnlyList<(Cell Cell, CellState State, IReadOnlyList<AttemptResult> Attempts)> Cells);
+        IReadOnlyList<(Cell Cell, CellState State, IReadOnlyList<AttemptResult> Attempts)> Cells)
+    {
+        /// <summary>A cluster's storage service (Azurite) over the run: the requests the silos sent it, and its own CPU time.</summary>
+        public (long Requests, TimeSpan Cpu)? Storage { get; init; }
+    }
 
     public static async Task<int> RunAsync(ScaleBenchOptions options)
     {
@@ -281,15 +287,19 @@ internal static class ScaleBench
                 Folder = folder,
             }, Console.WriteLine, interruption.Token).ConfigureAwait(false);
             TimeSpan Cpu() => cluster.Silos.Aggregate(TimeSpan.Zero, (sum, silo) => sum + silo.CpuTime());
-            var (cpu, calls) = (Cpu(), await cluster.GrainCallsAsync(interruption.Token).ConfigureAwait(false));
-            var (used, callCount) = (TimeSpan.Zero, 0L);
+            TimeSpan StorageCpu() => SiloProcessHost.CpuTime(cluster.Azurite.Pid);
+            var (cpu, storageCpu, counters) = (Cpu(), StorageCpu(), await cluster.CountersAsync(interruption.Token).ConfigureAwait(false));
+            var (used, storageUsed, counted) = (TimeSpan.Zero, TimeSpan.Zero, new SimulationCounters(0, 0));
             // Read when the run is done, before its report (a call and CPU of its own) is built, as in one silo.
             spec = spec with { CreatedAt = DateTimeOffset.UtcNow };
             var run = await cluster.RunAsync(spec, ClusterRunTimeout, Console.WriteLine, interruption.Token, whenDone: async () =>
-                (used, callCount) = (Cpu() - cpu, await cluster.GrainCallsAsync(interruption.Token).ConfigureAwait(false) - calls)).ConfigureAwait(false);
+                (used, storageUsed, counted) = (Cpu() - cpu, StorageCpu() - storageCpu, await cluster.CountersAsync(interruption.Token).ConfigureAwait(false) - counters)).ConfigureAwait(false);
             var peaks = cluster.Silos.Select(s => (s.Name, Bytes: s.PeakResidentBytes())).ToList();
-            return new Measurement(spec, used, peaks.Max(p => p.Bytes), $"per silo: {string.Join(", ", peaks.Select(p => $"{p.Name} {Mib(p.Bytes):0} MiB"))}", callCount, run.Elapsed,
-                $"{run.Report.Verdict.Status}", [.. run.Report.Cells.Select(c => (c.Cell, c.State, c.Attempts))]);
+            return new Measurement(spec, used, peaks.Max(p => p.Bytes), $"per silo: {string.Join(", ", peaks.Select(p => $"{p.Name} {Mib(p.Bytes):0} MiB"))}", counted.GrainCalls, run.Elapsed,
+                $"{run.Report.Verdict.Status}", [.. run.Report.Cells.Select(c => (c.Cell, c.State, c.Attempts))])
+            {
+                Storage = (counted.StorageRequests, storageUsed),
+            };
         }
         catch (OperationCanceledException) when (interruption.Token.IsCancellationRequested)
         {
@@ -338,6 +348,13 @@ internal static class ScaleBench
             Figures.Add(new Figure("scale", $"{label}: orchestration CPU per cell", measured.Cpu.TotalMilliseconds / cells, "ms", Target: 0.5, Simulated: true));
             Figures.Add(new Figure("scale", $"{label}: peak memory", Mib(measured.PeakBytes), "MiB", Target: cells >= 100_000 ? 1024 : null, Simulated: true, Note: measured.PeakNote));
             Figures.Add(new Figure("scale", $"{label}: grain calls per cell", measured.Calls / (double)cells, "calls", Simulated: true));
+            if (measured.Storage is var (requests, storageCpu))
+            {
+                Figures.Add(new Figure("scale", $"{label}: storage requests per cell", requests / (double)cells, "requests", Simulated: true,
+                    Note: "HTTP requests the silos sent to Azure Storage (Azurite): membership, reminders, grain state, the ledger; retries included"));
+                Figures.Add(new Figure("scale", $"{label}: storage service CPU", storageCpu / measured.Wall * 100, "% of a core", Simulated: true,
+                    Note: "Azurite's process over the run; one Node.js thread serves every request, so near 100 % the cluster waits on its storage emulator"));
+            }
         }
         Figures.Add(new Figure("scale", $"{label}: makespan / capacity lower bound", makespan / bound, "×", Target: 1.02, Simulated: true,
             Note: string.Create(CultureInfo.InvariantCulture, $"makespan {makespan:0.0} s, bound {bound:0.0} s (longest cell {longest:0.0} s, busiest pool {poolBound:0.0} s){(parallel < cells ? $"; {parallel:N0} cells dispatched at once" : "")}")));

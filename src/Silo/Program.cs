@@ -114,6 +114,7 @@ builder.UseOrleans(silo =>
         var calls = new GrainCallCounter();
         silo.Services.AddSingleton(calls);
         silo.AddIncomingGrainCallFilter(calls);
+        silo.Services.AddSingleton<StorageRequestCounter>();
     }
     if (settings.Dashboard) silo.AddDashboard();
     silo.Services.AddSingleton<Readiness>();
@@ -128,9 +129,12 @@ app.Logger.LogInformation("TestGrid silo: cluster {ClusterId}, {Storage}, silo p
 app.MapGet("/healthz/live", () => Results.Text("live"));
 app.MapGet("/healthz/ready", (Readiness readiness) => readiness.IsReady ? Results.Text("ready") : Results.Text("not ready", statusCode: StatusCodes.Status503ServiceUnavailable));
 if (settings.Dashboard) app.MapOrleansDashboard("/dashboard");
-// Calls received by this silo's grains since it started (benchmarks only: with the simulated cloud).
+// Calls received by this silo's grains and storage requests it sent since it started (benchmarks only: with the simulated cloud).
 if (settings.Simulation is not null)
-    app.MapGet("/simulation/grain-calls", (GrainCallCounter calls) => Results.Text(calls.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+{
+    var requests = app.Services.GetRequiredService<StorageRequestCounter>();
+    app.MapGet("/simulation/counters", (GrainCallCounter calls) => Results.Json(new SimulationCounters(calls.Count, requests.Count)));
+}
 // Read before running: the host is disposed (its services gone) by the time RunAsync throws.
 var stopping = app.Lifetime.ApplicationStopping;
 try

@@ -27,6 +27,9 @@ public sealed class AzuriteProcess : IAsyncDisposable
         BlobPort = blobPort;
     }
 
+    /// <summary>The emulator's process (Node.js: one thread serves every request).</summary>
+    public int Pid => _process.Id;
+
     public int TablePort { get; }
 
     public int BlobPort { get; }

@@ -101,11 +101,14 @@ public sealed class SiloProcessHost : IAsyncDisposable
     }
 
     /// <summary>CPU time (user + system) of the current process, from /proc/&lt;pid&gt;/stat; zero when it has exited.</summary>
-    public TimeSpan CpuTime()
+    public TimeSpan CpuTime() => CpuTime(Pid);
+
+    /// <summary>CPU time (user + system) of process <paramref name="pid"/>, from /proc/&lt;pid&gt;/stat; zero when it has exited.</summary>
+    public static TimeSpan CpuTime(int pid)
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{Pid}/stat");
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
             // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at 11 and 12.
             var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);

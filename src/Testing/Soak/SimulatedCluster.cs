@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using Microsoft.Extensions.Logging;
 using TestGrid.Client.Hosting;
 using TestGrid.Engine;
 using TestGrid.Results;
+using TestGrid.Simulation;
 
 namespace TestGrid.Testing.Soak;
 
@@ -155,15 +157,16 @@ public sealed class SimulatedCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Calls received by the grains of all silos since they started: the sum of each silo's
-    /// <c>/simulation/grain-calls</c> (a silo hosting the simulated cloud counts them; src/Silo/Program.cs).
+    /// Calls received by the grains of all silos, and storage requests they sent, since they started: the sum of each
+    /// silo's <c>/simulation/counters</c> (a silo hosting the simulated cloud counts them; src/Silo/Program.cs).
     /// </summary>
-    public async Task<long> GrainCallsAsync(CancellationToken cancellationToken)
+    public async Task<SimulationCounters> CountersAsync(CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var counts = await Task.WhenAll(_silos.Select(async s =>
-            long.Parse(await http.GetStringAsync(new Uri($"http://127.0.0.1:{s.HttpPort}/simulation/grain-calls"), cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture))).ConfigureAwait(false);
-        return counts.Sum();
+            await http.GetFromJsonAsync<SimulationCounters>(new Uri($"http://127.0.0.1:{s.HttpPort}/simulation/counters"), cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"silo {s.Name} served no counters"))).ConfigureAwait(false);
+        return counts.Aggregate(new SimulationCounters(0, 0), (sum, c) => sum + c);
     }
 
     public async ValueTask DisposeAsync()

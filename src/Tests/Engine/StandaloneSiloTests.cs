@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using TestGrid.Engine;
@@ -34,33 +35,36 @@ public sealed class StandaloneSiloTests
         Assert.That(await http.GetStringAsync(new Uri("/healthz/ready", UriKind.Relative)), Is.EqualTo("ready"));
         using var dashboard = await http.GetAsync(new Uri("/dashboard", UriKind.Relative));
         Assert.That(dashboard.IsSuccessStatusCode, Is.True, $"the Orleans Dashboard answers when enabled: {dashboard.StatusCode}");
-        using var calls = await http.GetAsync(new Uri("/simulation/grain-calls", UriKind.Relative));
-        Assert.That(calls.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.NotFound), "grain calls are counted only with the simulated cloud (benchmarks)");
+        using var counters = await http.GetAsync(new Uri("/simulation/counters", UriKind.Relative));
+        Assert.That(counters.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.NotFound), "grain calls and storage requests are counted only with the simulated cloud (benchmarks)");
     }
 
     [Test, CancelAfter(120_000)]
-    public async Task A_silo_with_the_simulated_cloud_serves_the_count_of_calls_its_grains_received()
+    public async Task A_silo_with_the_simulated_cloud_counts_the_calls_its_grains_received_and_the_storage_requests_it_sent()
     {
         using var workspace = new Workspace();
+        await using var azurite = await AzuriteServer.StartAsync();
         var profile = workspace.Path("simulation.json");
         await File.WriteAllTextAsync(profile, System.Text.Json.JsonSerializer.Serialize(new TestGrid.Simulation.SimulationProfile(), TestGrid.Simulation.SimulationProfile.Json));
-        await using var silo = SiloProcess.Start("simulated", "simulated-test", connectionString: null, workspace.Path("logs"),
-            new Dictionary<string, string> { ["DataFolder"] = workspace.Path("data"), ["Simulation:Profile"] = profile, ["Simulation:Cloud"] = workspace.Path("cloud") });
+        await using var silo = SiloProcess.Start("simulated", "simulated-test", azurite.ConnectionString, workspace.Path("logs"),
+            new Dictionary<string, string> { ["Simulation:Profile"] = profile, ["Simulation:Cloud"] = workspace.Path("cloud") });
         await silo.WaitReadyAsync(TimeSpan.FromSeconds(60));
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{silo.HttpPort}") };
-        async Task<long> Calls() => long.Parse(await http.GetStringAsync(new Uri("/simulation/grain-calls", UriKind.Relative)), System.Globalization.CultureInfo.InvariantCulture);
-        var before = await Calls();
+        async Task<TestGrid.Simulation.SimulationCounters> Counters() =>
+            (await http.GetFromJsonAsync<TestGrid.Simulation.SimulationCounters>(new Uri("/simulation/counters", UriKind.Relative)))!;
+        var before = await Counters();
+        Assert.That(before.StorageRequests, Is.GreaterThan(0), "joining the cluster wrote its membership table in Azurite: storage requests");
 
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.UseOrleansClient(client => client.UseLocalhostClustering(silo.GatewayPort, HostingExtensions.ServiceId, "simulated-test"));
-        builder.Services.AddTestGridSerialization();
-        using var host = builder.Build();
-        await host.StartAsync();
-        var grain = host.Services.GetRequiredService<IClusterClient>().GetGrain<ICapacityGrain>("simulated");
-        for (var i = 0; i < 3; i++) await grain.GetSnapshotAsync();
-        await host.StopAsync();
+        await using (var client = await TestGrid.Client.Hosting.EngineHost.ClusterAsync([new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, silo.GatewayPort)],
+                         "simulated-test", Microsoft.Extensions.Logging.LogLevel.Error, CancellationToken.None))
+        {
+            var grain = client.Grains.GetGrain<ICapacityGrain>("simulated");
+            for (var i = 0; i < 3; i++) await grain.GetSnapshotAsync();
+        }
 
-        Assert.That(await Calls() - before, Is.GreaterThanOrEqualTo(3), "at least the three calls the client made");
+        var after = await Counters();
+        Assert.That(after.GrainCalls - before.GrainCalls, Is.GreaterThanOrEqualTo(3), "at least the three calls the client made");
+        Assert.That(after.StorageRequests, Is.GreaterThan(before.StorageRequests), "activating the capacity grain read its state from Azurite's blobs");
     }
 
     [Test, CancelAfter(60_000)]
