@@ -40,6 +40,7 @@ internal static class SoakBench
             Figures.Add(new Figure(bench, "verdicts differ", result.VerdictsEqual ? 0 : 1, "runs", 0, true, note));
             Figures.Add(new Figure(bench, "silo kills", result.Disturbed.Kills, "kills", null, true, note));
             Figures.Add(new Figure(bench, "attempts lost with their silo", result.LostAttempts, "attempts", null, true, note));
+            Figures.Add(new Figure(bench, "attempts handed over by live silos", result.HandedOverByLiveSilos, "attempts", null, true, note));
             Figures.Add(new Figure(bench, "disturbed run", result.Disturbed.Elapsed.TotalSeconds, "s", null, true, note));
             Figures.Add(new Figure(bench, "undisturbed run", result.Undisturbed.Elapsed.TotalSeconds, "s", null, true, note));
             return result.Ok ? 0 : 1;

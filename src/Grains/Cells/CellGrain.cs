@@ -234,7 +234,7 @@ public sealed partial class CellGrain(
                     await GrainCalls.RetryAsync(() => capacity.ReleaseAsync(lease.LeaseId));
                 }
                 if (_handingOver && result.Outcome == AttemptOutcome.Cancelled)
-                    result = result with { Outcome = AttemptOutcome.InfrastructureError, ErrorKind = LostKind, Error = "its silo shut down; the machine was torn down and the cell handed over" };
+                    result = result with { Outcome = AttemptOutcome.InfrastructureError, ErrorKind = LostKind, Error = $"its silo ({silo.SiloAddress.ToParsableString()}) shut down; the machine was torn down and the cell handed over" };
                 next = await RecordAttemptAsync(work, result);
                 if (_handingOver) return;
                 if (lease.Resource is not null && result.Outcome == AttemptOutcome.InfrastructureError) avoid.Add(lease.Resource);
@@ -356,17 +356,19 @@ public sealed partial class CellGrain(
         var attemptId = AttemptId(work, number);
         var resource = state.State.RunningOn;
         var startedAt = DateTimeOffset.UtcNow;
+        // Which silo: the state of versions before RunningSilo does not say.
+        var died = state.State.RunningSilo is { } holder ? $"the silo or process running it ({holder}) died" : "the silo or process running it died";
         string detail;
         try
         {
             using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(10));
             await Task.Run(() => provider.ReclaimAsync(work.RunId, attemptId, resource, limit.Token), CancellationToken.None);
-            detail = "the silo or process running it died; its machine was torn down";
+            detail = $"{died}; its machine was torn down";
         }
         catch (Exception e)
         {
             LogReclaimFailed(_logger, e, work.Cell.Name, attemptId);
-            detail = $"the silo or process running it died; tearing its machine down failed ({e.Message}), the reaper removes it when it expires";
+            detail = $"{died}; tearing its machine down failed ({e.Message}), the reaper removes it when it expires";
         }
         await GrainCalls.RetryAsync(() => capacity.ReleaseAsync(RequestId(number)));
         await RecordAttemptAsync(work, new AttemptResult

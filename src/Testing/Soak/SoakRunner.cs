@@ -61,6 +61,13 @@ public sealed record SoakResult
     /// <summary>Attempts of the disturbed run that died with their silo (recorded as lost and retried).</summary>
     public required int LostAttempts { get; init; }
 
+    /// <summary>
+    /// Of <see cref="LostAttempts"/>, those a silo that was not stopped handed over (recorded as "its silo … shut down"):
+    /// the soak stops no silo gracefully, so each is a live silo's cell deactivated because another one died (what
+    /// Orleans' default grain directory did; TestGrid's silos use the strongly consistent one).
+    /// </summary>
+    public required int HandedOverByLiveSilos { get; init; }
+
     /// <summary>Cells of the disturbed run whose suites ran to the end more than once (a completed attempt then a retry).</summary>
     public required int CellsCompletedTwice { get; init; }
 
@@ -72,7 +79,7 @@ public sealed record SoakResult
     {
         var lines = new List<string>
         {
-            $"cells: {Cells}; disturbed run {Disturbed.RunId}: {Disturbed.Elapsed.TotalSeconds:0} s, {Disturbed.Kills} silo kills, {LostAttempts} attempts lost with their silo, {Disturbed.Report.Cells.Sum(c => c.Attempts.Count)} attempts; undisturbed run {Undisturbed.RunId}: {Undisturbed.Elapsed.TotalSeconds:0} s, {Undisturbed.Report.Cells.Sum(c => c.Attempts.Count)} attempts",
+            $"cells: {Cells}; disturbed run {Disturbed.RunId}: {Disturbed.Elapsed.TotalSeconds:0} s, {Disturbed.Kills} silo kills, {LostAttempts} attempts lost with their silo ({HandedOverByLiveSilos} handed over by live silos), {Disturbed.Report.Cells.Sum(c => c.Attempts.Count)} attempts; undisturbed run {Undisturbed.RunId}: {Undisturbed.Elapsed.TotalSeconds:0} s, {Undisturbed.Report.Cells.Sum(c => c.Attempts.Count)} attempts",
             $"states (disturbed): {string.Join(", ", States.Where(s => s.Value > 0).Select(s => $"{s.Key} {s.Value}"))}",
             $"cells terminal: {CellsTerminal} of {Cells}",
             $"lost results: {LostResults}",
@@ -164,7 +171,7 @@ public static class SoakRunner
             if (leftOvers > 0) problems.Add($"the runs' leak reports list {leftOvers} machines: {string.Join(", ", disturbed.Report.LeftOvers.Concat(undisturbed.Report.LeftOvers).Take(10).Select(l => l.Id))}");
 
             var verdictsEqual = CompareVerdicts(disturbed.Report, undisturbed.Report, problems);
-            var lostAttempts = report.Cells.SelectMany(c => c.Attempts).Count(a => a.ErrorKind == "lost");
+            var lost = report.Cells.SelectMany(c => c.Attempts).Where(a => a.ErrorKind == "lost").ToList();
             var completedTwice = report.Cells.Count(c => c.Attempts.Count(a => a.Outcome == AttemptOutcome.Completed) > 1);
             if (machines.Count > 0 && problems.Count == 0) problems.Add($"{machines.Count} machines left");
             return new SoakResult
@@ -178,7 +185,8 @@ public static class SoakRunner
                 DoubleCounted = doubleCounted,
                 MachinesLeft = machines.Count,
                 VerdictsEqual = verdictsEqual,
-                LostAttempts = lostAttempts,
+                LostAttempts = lost.Count,
+                HandedOverByLiveSilos = lost.Count(a => a.Error?.Contains("shut down", StringComparison.Ordinal) == true),
                 CellsCompletedTwice = completedTwice,
                 Problems = problems,
             };

@@ -40,6 +40,7 @@ public sealed class SoakTests
             Assert.That(result.DoubleCounted, Is.Zero, "double-counted results");
             Assert.That(result.MachinesLeft, Is.Zero, "machines left in the simulated cloud");
             Assert.That(result.VerdictsEqual, Is.True, "the disturbed run's verdict is the undisturbed one's");
+            Assert.That(result.HandedOverByLiveSilos, Is.Zero, "a kill costs only the killed silo's attempts: no live silo handed a cell over");
             Assert.That(result.Problems, Is.Empty);
         });
     }
