@@ -132,6 +132,7 @@ if (settings.Dashboard) app.MapOrleansDashboard("/dashboard");
 // Calls received by this silo's grains and storage requests it sent since it started (benchmarks only: with the simulated cloud).
 if (settings.Simulation is not null)
 {
+    // Resolved now, so that it counts from the silo's start (joining the cluster included), not from the first read.
     var requests = app.Services.GetRequiredService<StorageRequestCounter>();
     app.MapGet("/simulation/counters", (GrainCallCounter calls) => Results.Json(new SimulationCounters(calls.Count, requests.Count)));
 }

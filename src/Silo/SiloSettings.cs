@@ -31,8 +31,8 @@ public sealed record SiloSettings
     /// <summary>
     /// How long a cell may take to tear its running attempt down and hand over when Orleans deactivates it (Orleans'
     /// deactivation timeout, 30 s by default, would cut an Azure VM's delete short): the shutdown timeout less a minute
-    /// for the rest of the stop, and never less than Orleans' default. A silo's stop bounds its own deactivations
-    /// anyway; the others (a surviving silo deactivates the cells whose directory partition died) keep the default.
+    /// for the rest of the stop, and never less than Orleans' default (a short shutdown timeout, such as the soak's,
+    /// bounds the stop anyway).
     /// </summary>
     public TimeSpan HandoverTimeout => ShutdownTimeout - TimeSpan.FromMinutes(1) is var handover && handover > GrainCollectionOptions.DEFAULT_DEACTIVATION_TIMEOUT
         ? handover : GrainCollectionOptions.DEFAULT_DEACTIVATION_TIMEOUT;
