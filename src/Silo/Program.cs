@@ -96,6 +96,7 @@ builder.UseOrleans(silo =>
     if (settings.Kubernetes) silo.UseKubernetesHosting();
     if (settings.Membership is { } membership) silo.Services.Configure<ClusterMembershipOptions>(membership);
     silo.Configure<GrainCollectionOptions>(o => o.DeactivationTimeout = settings.HandoverTimeout);
+    silo.AddTestGridClusterDirectory();
     silo.AddTestGrid(
         capacity =>
         {
