@@ -99,18 +99,22 @@ public sealed class EngineRunTests : IntegrationFixture
     {
         var host = Hosts[2];
         var marker = UniqueSleep();
+        // The runner must die before its own timeout kills the test: the timeout leaves a wide window for that, since
+        // each look into the container is a docker exec, which takes seconds on a loaded machine (CI missed a 2 s window).
+        var timeout = TimeSpan.FromSeconds(10);
         using var scenario = new Scenario().Host(host, "h3");
-        scenario.Workspace.Suite("slow", new TestScript("wait", marker, TimeoutSeconds: 2));
+        scenario.Workspace.Suite("slow", new TestScript("wait", marker, TimeoutSeconds: (int)timeout.TotalSeconds));
         scenario.WriteMatrix(["slow"]);
 
         using var runner = scenario.StartProcess();
         await Waits.UntilAsync(async () => await host.CountProcessesAsync(marker) == 1, TimeSpan.FromSeconds(60));
         await runner.KillHardAsync(entireProcessTree: true);
         var killedAt = DateTime.UtcNow;
+        Assert.That(await host.CountProcessesAsync(marker), Is.EqualTo(1), "the test still runs after its runner died");
 
         // Nobody is left to kill the test: the machine-side backstop does, at timeout + margin.
-        await Waits.UntilAsync(async () => await host.CountProcessesAsync(marker) == 0, TimeSpan.FromSeconds(30));
-        Assert.That(DateTime.UtcNow - killedAt, Is.LessThan(TimeSpan.FromSeconds(2) + Ssh.SshSession.BackstopMargin + TimeSpan.FromSeconds(5)));
+        await Waits.UntilAsync(async () => await host.CountProcessesAsync(marker) == 0, TimeSpan.FromSeconds(60));
+        Assert.That(DateTime.UtcNow - killedAt, Is.LessThan(timeout + Ssh.SshSession.BackstopMargin + TimeSpan.FromSeconds(5)));
     }
 
     [Test]
