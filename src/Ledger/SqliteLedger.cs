@@ -94,26 +94,38 @@ public sealed class SqliteLedger : IResultLedger
             // A rewrite replaces the attempt's tests as a whole: none of an earlier write's tests linger.
             await ExecuteAsync(connection, transaction, "DELETE FROM tests WHERE run_id = $run AND cell_id = $cell AND attempt = $attempt",
                 cancellationToken, ("$run", runId), ("$cell", cell.Id), ("$attempt", attempt.Number));
+            // One command for every test of the attempt: Microsoft.Data.Sqlite keeps a statement prepared per command, not
+            // per connection, so a command of its own per test would compile this statement again for each.
+            await using var insert = Command(connection, transaction, """
+                INSERT INTO tests (run_id, cell_id, attempt, suite, test, rerun, seq, family, sku, image_id, image_version, region, arch,
+                                   attempt_outcome, outcome, duration_ticks, started_at, started_ticks, log, json)
+                VALUES ($run, $cell, $attempt, $suite, $test, $rerun, $seq, $family, $sku, $image, $version, $region, $arch,
+                        $attemptOutcome, $outcome, $duration, $started, $ticks, $log, $json)
+                ON CONFLICT (run_id, cell_id, attempt, suite, test, rerun) DO UPDATE SET seq = excluded.seq, family = excluded.family,
+                    sku = excluded.sku, image_id = excluded.image_id, image_version = excluded.image_version, region = excluded.region,
+                    arch = excluded.arch, attempt_outcome = excluded.attempt_outcome, outcome = excluded.outcome,
+                    duration_ticks = excluded.duration_ticks, started_at = excluded.started_at, started_ticks = excluded.started_ticks,
+                    log = excluded.log, json = excluded.json
+                """,
+                [("$run", runId), ("$cell", cell.Id), ("$attempt", attempt.Number), ("$family", cell.Image.Family), ("$sku", cell.Sku.Name),
+                 ("$image", cell.Image.Id), ("$version", cell.Image.Version), ("$region", cell.Region), ("$arch", cell.Arch.ToString()),
+                 ("$attemptOutcome", attempt.Outcome.ToString()), ("$started", Time(attempt.StartedAt)), ("$ticks", attempt.StartedAt.UtcTicks),
+                 ("$suite", ""), ("$test", ""), ("$rerun", 0), ("$seq", 0), ("$outcome", ""), ("$duration", 0L), ("$log", null), ("$json", "")]);
             for (var i = 0; i < attempt.Tests.Count; i++)
             {
                 var test = attempt.Tests[i];
-                await ExecuteAsync(connection, transaction, """
-                    INSERT INTO tests (run_id, cell_id, attempt, suite, test, rerun, seq, family, sku, image_id, image_version, region, arch,
-                                       attempt_outcome, outcome, duration_ticks, started_at, started_ticks, log, json)
-                    VALUES ($run, $cell, $attempt, $suite, $test, $rerun, $seq, $family, $sku, $image, $version, $region, $arch,
-                            $attemptOutcome, $outcome, $duration, $started, $ticks, $log, $json)
-                    ON CONFLICT (run_id, cell_id, attempt, suite, test, rerun) DO UPDATE SET seq = excluded.seq, family = excluded.family,
-                        sku = excluded.sku, image_id = excluded.image_id, image_version = excluded.image_version, region = excluded.region,
-                        arch = excluded.arch, attempt_outcome = excluded.attempt_outcome, outcome = excluded.outcome,
-                        duration_ticks = excluded.duration_ticks, started_at = excluded.started_at, started_ticks = excluded.started_ticks,
-                        log = excluded.log, json = excluded.json
-                    """, cancellationToken,
-                    ("$run", runId), ("$cell", cell.Id), ("$attempt", attempt.Number), ("$suite", test.Suite), ("$test", test.Test),
-                    ("$rerun", test.Rerun), ("$seq", i), ("$family", cell.Image.Family), ("$sku", cell.Sku.Name), ("$image", cell.Image.Id),
-                    ("$version", cell.Image.Version), ("$region", cell.Region), ("$arch", cell.Arch.ToString()),
-                    ("$attemptOutcome", attempt.Outcome.ToString()), ("$outcome", test.Outcome.ToString()), ("$duration", test.Duration.Ticks),
-                    ("$started", Time(attempt.StartedAt)), ("$ticks", attempt.StartedAt.UtcTicks), ("$log", test.Log), ("$json", LedgerPayload.Test(test)));
+                Set("$suite", test.Suite);
+                Set("$test", test.Test);
+                Set("$rerun", test.Rerun);
+                Set("$seq", i);
+                Set("$outcome", test.Outcome.ToString());
+                Set("$duration", test.Duration.Ticks);
+                Set("$log", test.Log);
+                Set("$json", LedgerPayload.Test(test));
+                await insert.ExecuteNonQueryAsync(cancellationToken);
             }
+
+            void Set(string name, object? value) => insert.Parameters[name].Value = value ?? DBNull.Value;
         }, cancellationToken);
     }
 
