@@ -478,7 +478,7 @@ public sealed partial class RunGrain(
         if (runSpec.DurationsFrom is not { } earlier) return runSpec.Plan.Cells;
         try
         {
-            var record = await ledger.GetRunAsync(earlier, CancellationToken.None);
+            var record = await ReadRunAsync(earlier);
             var expected = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
             foreach (var cell in record?.Cells ?? [])
                 if (DispatchOrder.ExpectedDuration(cell.Attempts) is { } duration) expected[cell.Cell.Name] = duration;
@@ -542,17 +542,30 @@ public sealed partial class RunGrain(
         if (options.Value.AutoResume && await this.GetReminder(Reminder) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
-    /// <summary>The policy applied to the cells now, with boot-time baselines from the ledger when the policy asks for them.</summary>
-    private async Task<RunVerdict> DecideAsync(List<CellReport> cells)
+    /// <summary>
+    /// The policy applied to the cells now, with boot-time baselines from the ledger when the policy asks for them; off
+    /// the grain's turn, as <see cref="ReadRunAsync"/>.
+    /// </summary>
+    private Task<RunVerdict> DecideAsync(List<CellReport> cells)
     {
-        var history = await Baselines.LoadAsync(ledger, Spec.RunId, cells, Spec.Policy, CancellationToken.None);
-        return VerdictCalculator.Decide(cells, new VerdictInputs(Spec.Policy, DateTimeOffset.UtcNow, history));
+        var runSpec = Spec;
+        return Task.Run(async () =>
+        {
+            var history = await Baselines.LoadAsync(ledger, runSpec.RunId, cells, runSpec.Policy, CancellationToken.None);
+            return VerdictCalculator.Decide(cells, new VerdictInputs(runSpec.Policy, DateTimeOffset.UtcNow, history));
+        });
     }
+
+    /// <summary>
+    /// A run's record from the ledger, read off the grain's turn: the embedded ledger's reads block their thread (a
+    /// 100,000-cell run's take seconds), and meanwhile the run answers its progress calls, which may interleave.
+    /// </summary>
+    private Task<LedgerRunRecord?> ReadRunAsync(string runId) => Task.Run(() => ledger.GetRunAsync(runId, CancellationToken.None));
 
     /// <summary>Every planned cell with its state from the checkpoint and its attempts from the ledger.</summary>
     private async Task<List<CellReport>> ReportCellsAsync()
     {
-        var record = await ledger.GetRunAsync(Spec.RunId, CancellationToken.None);
+        var record = await ReadRunAsync(Spec.RunId);
         var attempts = record?.Cells.ToDictionary(c => c.Cell.Id, c => c.Attempts, StringComparer.Ordinal) ?? [];
         return [.. Spec.Plan.Cells.Select(cell =>
         {
