@@ -82,43 +82,48 @@ public sealed class SqliteGroupCommit(Func<CancellationToken, Task<SqliteConnect
     }
 
     /// <summary>
-    /// Runs the writes in one transaction and commits it; when one throws, rolls back and commits each write alone, so
-    /// that only the ones that throw on their own fail. A failure of the transaction itself fails every write.
+    /// Commits the writes together; when one throws, commits each write alone, so that only the ones that throw on
+    /// their own fail. A failure of the transaction itself fails every write.
     /// </summary>
     private async Task CommitAsync(List<PendingWrite> batch)
     {
-        var oneByOne = false;
         try
         {
-            await using var connection = await open(CancellationToken.None).ConfigureAwait(false);
-            await using var transaction = connection.BeginTransaction(deferred: false);
-            foreach (var pending in batch)
+            if (await CommitTogetherAsync(batch).ConfigureAwait(false))
             {
-                try
-                {
-                    await pending.Write(connection, transaction).ConfigureAwait(false);
-                }
-                catch (Exception) when (batch.Count > 1)
-                {
-                    // Disposing the transaction uncommitted rolls it back.
-                    oneByOne = true;
-                    break;
-                }
-            }
-            if (!oneByOne)
-            {
-                await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
                 foreach (var pending in batch) pending.Done.TrySetResult();
+                return;
             }
         }
         catch (Exception e)
         {
-            oneByOne = false;
             foreach (var pending in batch) pending.Done.TrySetException(e);
+            return;
         }
-        if (oneByOne)
+        foreach (var pending in batch) await CommitAsync([pending]).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs the writes in one transaction and commits it: true. False when one of several throws (the transaction is
+    /// rolled back); a lone write's exception, and the transaction's own, are thrown.
+    /// </summary>
+    private async Task<bool> CommitTogetherAsync(List<PendingWrite> batch)
+    {
+        await using var connection = await open(CancellationToken.None).ConfigureAwait(false);
+        // Disposing the transaction uncommitted rolls it back.
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        foreach (var pending in batch)
         {
-            foreach (var pending in batch) await CommitAsync([pending]).ConfigureAwait(false);
+            try
+            {
+                await pending.Write(connection, transaction).ConfigureAwait(false);
+            }
+            catch (Exception) when (batch.Count > 1)
+            {
+                return false;
+            }
         }
+        await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        return true;
     }
 }
